@@ -1,0 +1,37 @@
+# Fashion-MNIST from its idx files (Debian: apt-get install
+# dataset-fashion-mnist). Override the folder with
+# --cfg-options data_root=/path/to/fashion-mnist (and the dataloaders').
+dataset_type = 'FashionMNIST'
+data_root = '/usr/share/datasets/fashion-mnist'
+
+train_pipeline = [
+    dict(type='RandomResizedCrop', scale=28, crop_ratio_range=(0.5, 1.)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackInputs'),
+]
+
+extract_pipeline = [dict(type='PackInputs')]
+
+train_dataloader = dict(
+    batch_size=256,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline))
+
+extract_dataloader = dict(
+    batch_size=512,
+    num_workers=2,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=extract_pipeline))

@@ -1,0 +1,73 @@
+# ODC quickstart: a width-16 ResNet-18 on Fashion-MNIST's 60,000 training
+# images, sized for a 2-core CPU (a few minutes). `bash tools/quickstart.sh`
+# trains it and writes the evaluation report.
+_base_ = [
+    '../../_base_/datasets/fashionmnist_odc.py',
+    '../../_base_/default_runtime.py',
+]
+
+num_classes = 300
+num_images = 60000
+
+model = dict(
+    type='ODC',
+    data_preprocessor=dict(
+        type='ClsDataPreprocessor', mean=[72.94], std=[90.02], to_rgb=False),
+    backbone=dict(
+        type='ResNet_CIFAR',
+        depth=18,
+        in_channels=1,
+        stem_channels=16,
+        base_channels=16,
+        strides=(1, 2, 2, 2),
+        out_indices=[3]),
+    neck=dict(
+        type='ODCNeck',
+        in_channels=128,
+        hid_channels=256,
+        out_channels=128,
+        with_avg_pool=True),
+    head=dict(
+        type='ClusterClsHead', in_channels=128, num_classes=num_classes),
+    memory_bank=dict(
+        type='ODCMemory',
+        length=num_images,
+        feat_dim=128,
+        momentum=0.5,
+        num_classes=num_classes,
+        min_cluster=20))
+
+custom_hooks = [
+    dict(
+        type='DeepClusterHook',
+        extract_dataloader={{_base_.extract_dataloader}},
+        clustering=dict(k=num_classes, pca_dim=-1),
+        init_memory=True,
+        initial=True,
+        interval=9999999999),
+    dict(
+        type='ODCHook',
+        centroids_update_interval=10,
+        deal_with_small_clusters_interval=1,
+        evaluate_interval=50,
+        reweight=True,
+        reweight_pow=0.5,
+        save_labels_interval=None),
+]
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.06, momentum=0.9, weight_decay=1e-5),
+    paramwise_cfg=dict(custom_keys={'head': dict(momentum=0.)}))
+
+param_scheduler = [
+    dict(type='MultiStepLR', by_epoch=True, milestones=[6], gamma=0.4)
+]
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
+
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

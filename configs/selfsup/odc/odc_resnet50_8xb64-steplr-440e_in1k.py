@@ -1,0 +1,43 @@
+# ODC, ResNet-50, 8 GPUs x 64 images, 440 epochs on ImageNet-1k, with the
+# hyper-parameters of the original release (Zhan et al., CVPR 2020).
+_base_ = [
+    '../../_base_/models/odc.py',
+    '../../_base_/datasets/imagenet_odc.py',
+    '../../_base_/default_runtime.py',
+]
+
+num_classes = 10000
+
+custom_hooks = [
+    dict(
+        type='DeepClusterHook',
+        extract_dataloader={{_base_.extract_dataloader}},
+        clustering=dict(k=num_classes, pca_dim=-1),  # no PCA for ODC
+        init_memory=True,
+        initial=True,
+        interval=9999999999),  # cluster once, before training
+    dict(
+        type='ODCHook',
+        centroids_update_interval=10,
+        deal_with_small_clusters_interval=1,
+        evaluate_interval=50,
+        reweight=True,
+        reweight_pow=0.5),
+]
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.06, momentum=0.9, weight_decay=1e-5),
+    paramwise_cfg=dict(custom_keys={'head': dict(momentum=0.)}))
+
+param_scheduler = [
+    dict(type='MultiStepLR', by_epoch=True, milestones=[400], gamma=0.4)
+]
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=440)
+
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+
+# 8 GPUs x 64 images
+auto_scale_lr = dict(base_batch_size=512)

@@ -1,0 +1,96 @@
+"""Feature extraction over a whole dataset, on one or many processes."""
+from typing import Callable, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.dist import is_main_process
+from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
+from torch.utils.data import DataLoader
+
+from mmodc.utils import all_gather_cat
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The model inside a DDP-style wrapper (or the model itself)."""
+    return model.module if is_model_wrapper(model) else model
+
+
+def default_forward(model: nn.Module, data: dict) -> torch.Tensor:
+    """Features of a preprocessed batch: the model's 'tensor' mode."""
+    return model(**data, mode='tensor')
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module,
+                     dataloader: DataLoader,
+                     forward: Callable[[nn.Module, dict],
+                                       torch.Tensor] = default_forward,
+                     num_samples: Optional[int] = None,
+                     show_progress: bool = True) -> torch.Tensor:
+    """Extract one feature row per dataset sample, in dataset order.
+
+    Each rank runs its share of the dataloader into a preallocated tensor;
+    the shares are gathered once at the end and placed by ``sample_idx``.
+    The model is put in eval mode and restored afterwards.
+
+    Args:
+        model (nn.Module): The (possibly wrapped) model; its data
+            preprocessor is applied to each batch.
+        dataloader (DataLoader): Yields batches whose data samples carry
+            ``sample_idx``.
+        forward (Callable): Maps ``(model, preprocessed batch)`` to a
+            ``B x d`` feature tensor. Defaults to ``mode='tensor'``.
+        num_samples (int, optional): Length of the result; defaults to the
+            dataset's length.
+        show_progress (bool): Progress bar on the main process.
+
+    Returns:
+        torch.Tensor: ``N x d`` float32 features on the model's device.
+    """
+    model = unwrap_model(model)
+    num_samples = num_samples or len(dataloader.dataset)
+    was_training = model.training
+    model.eval()
+    progress = (ProgressBar(len(dataloader))
+                if show_progress and is_main_process() else None)
+    local_feats, local_idx, filled = None, None, 0
+    for batch in dataloader:
+        data = model.data_preprocessor(batch, False)
+        feats = forward(model, data).flatten(1).float()
+        if local_feats is None:
+            capacity = len(dataloader.sampler) if hasattr(
+                dataloader, 'sampler') else num_samples
+            local_feats = feats.new_empty(capacity, feats.shape[1])
+            local_idx = torch.empty(
+                capacity, dtype=torch.long, device=feats.device)
+        count = feats.shape[0]
+        local_feats[filled:filled + count] = feats
+        local_idx[filled:filled + count] = torch.as_tensor(
+            [sample.sample_idx for sample in data['data_samples']])
+        filled += count
+        if progress is not None:
+            progress.update()
+    model.train(was_training)
+    return _place_by_index(
+        all_gather_cat(local_feats[:filled]),
+        all_gather_cat(local_idx[:filled]), num_samples)
+
+
+def _place_by_index(feats: torch.Tensor, idx: torch.Tensor,
+                    num_samples: int) -> torch.Tensor:
+    """Order gathered rows by sample index and check every sample is there."""
+    covered = torch.zeros(num_samples, dtype=torch.bool, device=idx.device)
+    if idx.numel() and (idx.min() < 0 or idx.max() >= num_samples):
+        raise IndexError(
+            f'Feature extraction: sample_idx out of range [0, {num_samples})'
+            '; the dataloader does not iterate the expected dataset.')
+    covered[idx] = True
+    if not bool(covered.all()):
+        raise RuntimeError(
+            f'Feature extraction covered {int(covered.sum())} of '
+            f'{num_samples} samples; the extraction dataloader must visit '
+            'every sample (use a sampler without shuffle or drop_last).')
+    result = feats.new_empty(num_samples, feats.shape[1])
+    result[idx] = feats
+    return result

@@ -1,0 +1,105 @@
+"""Per-iteration memory work of Online Deep Clustering."""
+import math
+import os.path as osp
+from typing import Optional
+
+import numpy as np
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+
+from mmodc.registry import HOOKS
+from ..extractor import unwrap_model
+
+
+@HOOKS.register_module()
+class ODCHook(Hook):
+    """Centroid updates, small-cluster handling and loss re-weighting of ODC.
+
+    After every training iteration, in this order: every
+    ``centroids_update_interval`` iterations the centroids are recomputed;
+    every ``deal_with_small_clusters_interval`` iterations clusters below
+    ``min_cluster`` are dissolved and empty clusters refilled; the class
+    weights of the loss are set to ``n_c ** -reweight_pow`` (normalised) when
+    ``reweight`` is True, uniform otherwise; every ``evaluate_interval``
+    iterations the cluster statistics are logged. Every
+    ``save_labels_interval`` epochs the labels are saved to the work dir.
+
+    Args:
+        centroids_update_interval (int): Defaults to 10.
+        deal_with_small_clusters_interval (int): Defaults to 1.
+        evaluate_interval (int): Defaults to 50.
+        reweight (bool): Weight the loss by cluster size. Defaults to True.
+        reweight_pow (float): Exponent of the re-weighting. Defaults to 0.5.
+        save_labels_interval (int, optional): Epochs between label dumps;
+            None to never save. Defaults to 10.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 centroids_update_interval: int = 10,
+                 deal_with_small_clusters_interval: int = 1,
+                 evaluate_interval: int = 50,
+                 reweight: bool = True,
+                 reweight_pow: float = 0.5,
+                 save_labels_interval: Optional[int] = 10) -> None:
+        self.centroids_update_interval = centroids_update_interval
+        self.deal_with_small_clusters_interval = \
+            deal_with_small_clusters_interval
+        self.evaluate_interval = evaluate_interval
+        self.reweight = reweight
+        self.reweight_pow = reweight_pow
+        self.save_labels_interval = save_labels_interval
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        self._check_loss(runner, outputs)
+        memory = unwrap_model(runner.model).memory_bank
+        if self.every_n_train_iters(runner, self.centroids_update_interval):
+            memory.update_centroids()
+        if self.every_n_train_iters(runner,
+                                    self.deal_with_small_clusters_interval):
+            memory.deal_with_small_clusters()
+        memory.update_class_weights(
+            self.reweight_pow if self.reweight else 0.)
+        if self.every_n_train_iters(runner, self.evaluate_interval):
+            self._log_clusters(runner, memory, outputs)
+
+    def after_train_epoch(self, runner) -> None:
+        if (self.save_labels_interval
+                and self.every_n_epochs(runner, self.save_labels_interval)
+                and is_main_process()):
+            memory = unwrap_model(runner.model).memory_bank
+            path = osp.join(runner.work_dir,
+                            f'cluster_epoch_{runner.epoch + 1}.npy')
+            np.save(path, memory.label_bank.cpu().numpy())
+
+    @staticmethod
+    def _check_loss(runner, outputs: Optional[dict]) -> None:
+        loss = (outputs or {}).get('loss')
+        if loss is not None and not math.isfinite(float(loss)):
+            raise FloatingPointError(
+                f'ODC: the loss is {float(loss)} at iteration '
+                f'{runner.iter + 1}; the training diverged (lower the '
+                'learning rate).')
+
+    @staticmethod
+    def _log_clusters(runner, memory, outputs: Optional[dict]) -> None:
+        counts = memory.cluster_counts
+        stats = dict(
+            empty_clusters=int((counts == 0).sum()),
+            min_cluster_size=int(counts.min()),
+            max_cluster_size=int(counts.max()))
+        for name, value in stats.items():
+            runner.message_hub.update_scalar(f'train/{name}', value)
+        change = (outputs or {}).get('change_ratio')
+        change_text = '' if change is None else f', label change ratio ' \
+            f'{float(change):.4f}'
+        runner.logger.info(
+            f'ODC clusters at iteration {runner.iter + 1}: '
+            f'{stats["empty_clusters"]} empty, sizes '
+            f'{stats["min_cluster_size"]}..{stats["max_cluster_size"]}'
+            f'{change_text}')

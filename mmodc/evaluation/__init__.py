@@ -1,0 +1,1 @@
+import mmpretrain.evaluation  # noqa: F401  (fills the parent registries)

@@ -1,0 +1,3 @@
+from .odc import ODC
+
+__all__ = ['ODC']

@@ -1,0 +1,3 @@
+from .cluster_cls_head import ClusterClsHead
+
+__all__ = ['ClusterClsHead']

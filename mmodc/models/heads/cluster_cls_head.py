@@ -1,0 +1,58 @@
+"""Linear classifier over cluster pseudo-labels."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from mmodc.registry import MODELS
+from ..losses import weighted_cross_entropy
+
+
+@MODELS.register_module()
+class ClusterClsHead(BaseModule):
+    """A linear layer whose loss is the class-weighted mean cross entropy.
+
+    Args:
+        in_channels (int): Input feature dimension.
+        num_classes (int): Number of clusters.
+        init_cfg (dict, optional): Initialisation config. Defaults to
+            Normal(std 0.01) weights and zero bias, as the reference head.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 init_cfg: Optional[dict] = dict(
+                     type='Normal', std=0.01, bias=0., layer='Linear')
+                 ) -> None:
+        super().__init__(init_cfg)
+        self.num_classes = num_classes
+        self.fc_cls = nn.Linear(in_channels, num_classes)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """Cluster scores.
+
+        Args:
+            feats (torch.Tensor): ``B x in_channels`` features.
+
+        Returns:
+            torch.Tensor: ``B x num_classes`` logits.
+        """
+        return self.fc_cls(feats)
+
+    def loss(self,
+             feats: torch.Tensor,
+             labels: torch.Tensor,
+             class_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The class-weighted mean cross entropy of the scores.
+
+        Args:
+            feats (torch.Tensor): ``B x in_channels`` features.
+            labels (torch.Tensor): ``B`` cluster ids.
+            class_weight (torch.Tensor, optional): Per-cluster weights.
+
+        Returns:
+            torch.Tensor: The scalar loss.
+        """
+        return weighted_cross_entropy(self(feats), labels, class_weight)

@@ -1,0 +1,3 @@
+from .odc_memory import ODCMemory
+
+__all__ = ['ODCMemory']

@@ -1,0 +1,3 @@
+from .odc_neck import ODCNeck
+
+__all__ = ['ODCNeck']
