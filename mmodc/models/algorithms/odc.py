@@ -48,6 +48,12 @@ class ODC(BaseModel):
                 'from model.memory_bank.num_classes='
                 f'{self.memory_bank.num_classes}; set both to the number of '
                 'clusters.')
+        # every rank updates its own copy of the memory identically: DDP must
+        # not broadcast the banks (1.3 GB on ImageNet) at every forward
+        self._ddp_params_and_buffers_to_ignore = [
+            f'memory_bank.{name}'
+            for name, _ in self.memory_bank.named_buffers()
+        ]
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """The embedding the memory stores (neck output).

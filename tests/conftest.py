@@ -1,0 +1,44 @@
+"""Shared fixtures: a tiny ODC config on a Fashion-MNIST subset."""
+import copy
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+QUICKSTART = osp.join(REPO, 'configs', 'selfsup', 'odc',
+                      'odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py')
+FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
+
+sys.path.insert(0, REPO)
+
+
+def shrink_odc_config(cfg: Config, num_images: int, num_clusters: int,
+                      batch_size: int, work_dir: str) -> Config:
+    """A copy of an ODC config on the first ``num_images`` images, with
+    ``num_clusters`` clusters, no data loader workers and ``work_dir``."""
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = work_dir
+    cfg.experiment_name = osp.basename(work_dir)
+    cfg.model.memory_bank.update(
+        length=num_images, num_classes=num_clusters, min_cluster=5)
+    cfg.model.head.num_classes = num_clusters
+    cluster_hook = next(
+        hook for hook in cfg.custom_hooks if hook.type == 'DeepClusterHook')
+    cluster_hook.clustering.k = num_clusters
+    for loader in (cfg.train_dataloader, cluster_hook.extract_dataloader):
+        loader.update(
+            batch_size=batch_size, num_workers=0, persistent_workers=False)
+        loader.dataset.indices = num_images
+    cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
+@pytest.fixture(scope='session')
+def quickstart_cfg() -> Config:
+    """The Fashion-MNIST quickstart config (needs the data installed)."""
+    if not osp.isdir(FASHION_MNIST):
+        pytest.fail(f'{FASHION_MNIST} is missing: run `apt-get install -y '
+                    'dataset-fashion-mnist` (tools/install_deps.sh does).')
+    return Config.fromfile(QUICKSTART)

@@ -1,0 +1,60 @@
+"""Resuming ODC in a new process continues exactly where it stopped."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from conftest import REPO, shrink_odc_config
+
+TRAIN = osp.join(REPO, 'tools', 'train.py')
+MEMORY = 'memory_bank.'
+
+
+def run_train(config: str, work_dir: str, *extra: str) -> None:
+    subprocess.run(
+        [sys.executable, TRAIN, config, '--work-dir', work_dir, *extra],
+        check=True, cwd=REPO, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=REPO))
+
+
+def load(work_dir: str, epoch: int) -> dict:
+    return torch.load(
+        osp.join(work_dir, f'epoch_{epoch}.pth'), weights_only=False)
+
+
+def test_resume_equals_uninterrupted_run(quickstart_cfg, tmp_path):
+    cfg = shrink_odc_config(
+        quickstart_cfg, num_images=120, num_clusters=6, batch_size=20,
+        work_dir=str(tmp_path))
+    config = str(tmp_path / 'odc_tiny.py')
+    cfg.dump(config)
+    whole, split = str(tmp_path / 'whole'), str(tmp_path / 'split')
+
+    run_train(config, whole, '--cfg-options', 'train_cfg.max_epochs=2')
+    run_train(config, split, '--cfg-options', 'train_cfg.max_epochs=1')
+    first_half = load(split, 1)
+    run_train(config, split, '--resume', '--cfg-options',
+              'train_cfg.max_epochs=2')
+
+    expected, resumed = load(whole, 2), load(split, 2)
+    assert resumed['meta']['iter'] == expected['meta']['iter'] == 12
+    state, reference = resumed['state_dict'], expected['state_dict']
+    # the memory really moved during the second epoch
+    assert not torch.equal(first_half['state_dict'][MEMORY + 'feature_bank'],
+                           reference[MEMORY + 'feature_bank'])
+    assert torch.equal(state[MEMORY + 'label_bank'],
+                       reference[MEMORY + 'label_bank'])
+    for name in ('feature_bank', 'centroids', 'class_weights'):
+        torch.testing.assert_close(
+            state[MEMORY + name], reference[MEMORY + name], atol=1e-6,
+            rtol=0)
+    losses = resumed['message_hub']['log_scalars']['train/loss'].data[0]
+    reference_losses = expected['message_hub']['log_scalars'][
+        'train/loss'].data[0]
+    assert len(losses) == 12
+    np.testing.assert_allclose(losses, reference_losses, rtol=1e-6)
+    # no clustering on resume: the only assignment file is the initial one
+    assert sorted(p.name for p in (tmp_path / 'split').glob('cluster_*')) \
+        == ['cluster_epoch_0.npy']

@@ -1,0 +1,87 @@
+"""ODC through the real MMEngine Runner on a Fashion-MNIST subset."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from sklearn.metrics import normalized_mutual_info_score
+
+import mmodc  # noqa: F401
+from conftest import shrink_odc_config
+
+
+def train(cfg: Config) -> Runner:
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+def test_quickstart_config_trains(quickstart_cfg, tmp_path):
+    cfg = shrink_odc_config(
+        quickstart_cfg, num_images=300, num_clusters=10, batch_size=50,
+        work_dir=str(tmp_path))
+    cfg.train_cfg.max_epochs = 1
+    runner = train(cfg)
+    memory = runner.model.memory_bank
+    assert bool(memory.initialized)
+    assert runner.iter == 6
+    counts = torch.bincount(memory.label_bank, minlength=10)
+    assert counts.sum() == 300 and counts.min() >= 5
+    assert torch.equal(counts, memory.cluster_counts)
+    norms = memory.feature_bank.norm(dim=1)
+    assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
+    assert osp.isfile(osp.join(tmp_path, 'epoch_1.pth'))
+    initial = np.load(osp.join(tmp_path, 'cluster_epoch_0.npy'))
+    assert initial.shape == (300, )
+    # the initial clustering of the untrained network's features already
+    # follows the classes a little
+    gt = runner.train_dataloader.dataset.get_gt_labels()
+    assert normalized_mutual_info_score(gt, initial) > 0.2
+    losses = runner.message_hub.get_scalar('train/loss').data[0]
+    assert len(losses) == 6 and np.isfinite(losses).all()
+    ratios = runner.message_hub.get_scalar('train/change_ratio').data[0]
+    assert ((0 <= ratios) & (ratios <= 1)).all()
+
+
+def test_memory_length_must_match_dataset(quickstart_cfg, tmp_path):
+    cfg = shrink_odc_config(
+        quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
+        work_dir=str(tmp_path))
+    cfg.model.memory_bank.length = 250
+    with pytest.raises(ValueError, match='memory_bank.length=250 differs '
+                       r'from the length of the training set \(200\)'):
+        train(cfg)
+
+
+def test_head_and_memory_must_agree(quickstart_cfg, tmp_path):
+    cfg = shrink_odc_config(
+        quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
+        work_dir=str(tmp_path))
+    cfg.model.head.num_classes = 12
+    with pytest.raises(ValueError, match='head.num_classes=12 differs from '
+                       'model.memory_bank.num_classes=10'):
+        Runner.from_cfg(cfg)
+
+
+def test_too_many_clusters_is_refused(quickstart_cfg, tmp_path):
+    cfg = shrink_odc_config(
+        quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
+        work_dir=str(tmp_path))
+    cfg.model.memory_bank.num_classes = 201
+    cfg.model.head.num_classes = 201
+    with pytest.raises(ValueError, match='num_classes=201 is larger than '
+                       'the number of samples length=200'):
+        Runner.from_cfg(cfg)
+
+
+def test_divergence_names_the_iteration(quickstart_cfg, tmp_path):
+    cfg = shrink_odc_config(
+        quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
+        work_dir=str(tmp_path))
+    cfg.optim_wrapper.optimizer.lr = 1e30
+    cfg.train_cfg.max_epochs = 3
+    with pytest.raises(FloatingPointError,
+                       match=r'at iteration [2-9]\d*; the'):
+        train(cfg)
