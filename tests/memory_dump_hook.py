@@ -1,0 +1,29 @@
+"""Test-only hook: every rank saves its ODC memory after every iteration.
+
+Loaded by test configs through ``custom_imports``; the banks of all ranks
+can then be compared after a multi-process run.
+"""
+import os.path as osp
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+
+from mmodc.engine import unwrap_model
+from mmodc.registry import HOOKS
+
+
+@HOOKS.register_module()
+class MemoryDumpHook(Hook):
+    """Save ``memory_bank`` buffers to ``rank{r}_iter{i}.pt`` in the work
+    dir after each iteration (after the ODCHook, which has priority
+    NORMAL)."""
+
+    priority = 'LOW'
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        memory = unwrap_model(runner.model).memory_bank
+        path = osp.join(runner.work_dir,
+                        f'rank{get_rank()}_iter{runner.iter + 1}.pt')
+        torch.save(memory.state_dict(), path)
