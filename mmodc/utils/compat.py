@@ -8,8 +8,12 @@ import os
 import os.path as osp
 from typing import Any, Optional
 
+import cv2
+import mmcv
 import numpy as np
 import torch
+from mmcv.image import photometric
+from PIL import Image
 import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
 from mmengine.runner import checkpoint as mmengine_checkpoint
@@ -20,6 +24,37 @@ def _in1d(a, b, assume_unique: bool = False, invert: bool = False):
     """``np.in1d`` as numpy < 2.4 had it (MMPretrain's retrieval metrics)."""
     return np.isin(
         np.asarray(a).ravel(), b, assume_unique=assume_unique, invert=invert)
+
+
+def adjust_hue(img: np.ndarray,
+               hue_factor: float,
+               backend: Optional[str] = None) -> np.ndarray:
+    """``mmcv.adjust_hue`` that also works on numpy 2.
+
+    mmcv 2.2 adds ``np.uint8(hue_factor * 255)`` to the hue channel, which
+    numpy 2 refuses for a negative factor (OverflowError), so
+    ``ColorJitter(hue=...)`` crashed on every other image. The hue channel is
+    shifted cyclically by the same amount here.
+
+    Args:
+        img (np.ndarray): BGR image.
+        hue_factor (float): Shift in ``[-0.5, 0.5]`` of a full turn.
+        backend (str, optional): 'cv2' or 'pillow' (mmcv's default if None).
+
+    Returns:
+        np.ndarray: The image with shifted hue.
+    """
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5].')
+    shift = np.uint8(int(hue_factor * 255) % 256)
+    if (backend or photometric.imread_backend) == 'pillow':
+        hsv = np.array(Image.fromarray(img[..., ::-1], 'RGB').convert('HSV'))
+        hsv[..., 0] += shift
+        rgb = Image.fromarray(hsv, 'HSV').convert('RGB')
+        return np.array(rgb, dtype=img.dtype)[..., ::-1]
+    hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)
+    hsv[..., 0] += shift
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL).astype(img.dtype)
 
 
 def load_local_checkpoint(filename: str,
@@ -96,6 +131,8 @@ def apply() -> None:
     """Install the fixes (idempotent)."""
     if not hasattr(np, 'in1d'):
         np.in1d = _in1d
+    mmcv.adjust_hue = mmcv.image.adjust_hue = adjust_hue
+    photometric.adjust_hue = adjust_hue
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
     CheckpointLoader.register_scheme(
