@@ -1,0 +1,138 @@
+"""A tiny image folder and a tiny MMPretrain classifier config for tests
+that run real training (a few CPU seconds), shared by the packaging and
+compatibility tests.
+"""
+import os
+import os.path as osp
+import socket
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_image_folder(root: Path, per_class: int = 4, size: int = 32) -> Path:
+    """Write ``2 * per_class`` random RGB PNGs in class folders a/ and b/.
+
+    Args:
+        root (Path): Directory to create.
+        per_class (int): Images in each class folder.
+        size (int): Side of the square images.
+
+    Returns:
+        Path: ``root``.
+    """
+    rng = np.random.default_rng(0)
+    for label in ('a', 'b'):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / label / f'{i}.png')
+    return root
+
+
+def tiny_config(data_root: Path,
+                work_dir: Optional[Path] = None,
+                max_iters: Optional[int] = None,
+                seed: int = 0) -> Dict[str, Any]:
+    """A ResNet-18 (8 base channels) classifier config on ``data_root``.
+
+    Only MMPretrain and MMEngine types, looked up from the ``mmodc`` scope.
+
+    Args:
+        data_root (Path): A folder made by :func:`make_image_folder`.
+        work_dir (Path, optional): Work directory (else left to the tool).
+        max_iters (int, optional): Iteration-based training of this many
+            iterations; one epoch if not given.
+        seed (int): Random seed.
+
+    Returns:
+        dict: The config as a dict (for :class:`mmengine.Config`).
+    """
+    by_epoch = max_iters is None
+    cfg = dict(
+        default_scope='mmodc',
+        model=dict(
+            type='ImageClassifier',
+            data_preprocessor=dict(
+                num_classes=2, mean=[127.5] * 3, std=[127.5] * 3),
+            backbone=dict(
+                type='ResNet',
+                depth=18,
+                stem_channels=8,
+                base_channels=8,
+                out_indices=(3, )),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=2,
+                in_channels=64,
+                loss=dict(type='CrossEntropyLoss'))),
+        # num_workers=0 and no persistent_workers: tools/train.py must cope
+        train_dataloader=dict(
+            batch_size=2,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            dataset=dict(
+                type='CustomDataset',
+                data_root=str(data_root),
+                pipeline=[
+                    dict(type='LoadImageFromFile'),
+                    dict(type='PackInputs')
+                ])),
+        train_cfg=(dict(by_epoch=True, max_epochs=1) if by_epoch else dict(
+            by_epoch=False, max_iters=max_iters)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(
+                type='CheckpointHook', interval=1, by_epoch=by_epoch)),
+        log_processor=dict(by_epoch=by_epoch),
+        # nccl on purpose: without CUDA the tools switch to gloo
+        env_cfg=dict(dist_cfg=dict(backend='nccl')),
+        randomness=dict(seed=seed),
+    )
+    if work_dir is not None:
+        cfg['work_dir'] = str(work_dir)
+    return cfg
+
+
+def write_config(cfg: Dict[str, Any], path: Path) -> Path:
+    """Write a config dict as a Python config file.
+
+    Args:
+        cfg (dict): The config.
+        path (Path): The ``.py`` file to write.
+
+    Returns:
+        Path: ``path``.
+    """
+    lines = [f'{key} = {value!r}' for key, value in cfg.items()]
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**extra: str) -> Dict[str, str]:
+    """The environment for a child Python that must not see this checkout
+    through ``PYTHONPATH`` (``extra`` added).
+    """
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    env.update(extra)
+    return env
+
+
+def python_of(venv: Path) -> str:
+    """The Python executable of a virtual environment."""
+    scripts = 'Scripts' if sys.platform == 'win32' else 'bin'
+    return osp.join(str(venv), scripts, 'python')

@@ -1,0 +1,209 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share (not a script).
+
+Command-line options common to both, and the config changes they imply:
+the default work directory, data loader defaults that work with
+``num_workers=0``, and the gloo backend for ``--launcher pytorch`` on a
+machine without CUDA. torch is imported inside the functions, so
+``train.py -h`` (which ``mim train`` runs first) answers at once.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Any, Iterable, NoReturn
+
+from mmengine.config import Config, ConfigDict, DictAction
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def import_mmodc() -> None:
+    """Import mmodc, which registers its modules and applies its fixes.
+
+    Raises:
+        SystemExit: With install instructions if mmodc is not installed.
+    """
+    try:
+        import mmodc  # noqa: F401
+    except ImportError as error:
+        if error.name != 'mmodc':
+            raise
+        sys.exit('mmodc is not installed: run `pip install -e .` (or '
+                 '`bash tools/install_deps.sh`) in the mmodc repository.')
+
+
+def usage_error(message: str) -> NoReturn:
+    """Exit like argparse does on a bad option (status 2).
+
+    Args:
+        message (str): What is wrong and what to do instead.
+    """
+    print(f'{osp.basename(sys.argv[0])}: error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Add the options that train.py and test.py share.
+
+    Args:
+        parser (argparse.ArgumentParser): The script's parser.
+    """
+    parser.add_argument(
+        '--work-dir',
+        help='directory for logs and checkpoints (default: '
+        './work_dirs/<config name>)')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='no pinned memory in the data loaders (pinned only with CUDA)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs, e.g. '
+        'train_dataloader.batch_size=32 model.head.num_classes=100 '
+        'a.list=[1,2] (no spaces inside a value)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher; pytorch for several processes on one or more '
+        'machines (gloo backend when there is no CUDA)')
+    # torch.distributed.launch passes --local-rank (older: --local_rank)
+    parser.add_argument(
+        '--local_rank', '--local-rank', type=int, default=0,
+        help=argparse.SUPPRESS)
+
+
+
+def set_local_rank(local_rank: int) -> None:
+    """Export ``LOCAL_RANK`` unless the launcher already did.
+
+    Args:
+        local_rank (int): The value of ``--local-rank``.
+    """
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Load the config, apply ``--cfg-options``, ``--work-dir`` and
+    ``--launcher``.
+
+    ``default_scope`` defaults to ``'mmodc'`` so that mmodc's, MMPretrain's
+    and MMEngine's types can all be named.
+
+    Args:
+        args (argparse.Namespace): Parsed arguments of train.py or test.py.
+
+    Returns:
+        mmengine.Config: The config.
+    """
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.setdefault('default_scope', 'mmodc')
+    # work_dir: command line > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = default_work_dir(args.config)
+    set_launcher(cfg, args.launcher)
+    return cfg
+
+
+def default_work_dir(config: str) -> str:
+    """``./work_dirs/<config file name without .py>``.
+
+    Args:
+        config (str): Path of the config, relative or absolute.
+
+    Returns:
+        str: The work directory.
+    """
+    name = osp.splitext(osp.basename(osp.normpath(config)))[0]
+    return osp.join('.', 'work_dirs', name)
+
+
+def set_launcher(cfg: Config, launcher: str) -> None:
+    """Set the launcher, and make several processes work without CUDA.
+
+    Without CUDA, ``--launcher pytorch`` uses the gloo backend, and the
+    distributed model wrapper gets ``device_ids=None`` (MMEngine passes the
+    local rank as a CUDA device id, which DistributedDataParallel refuses
+    for a CPU model).
+
+    Args:
+        cfg (mmengine.Config): The config, changed in place.
+        launcher (str): none, pytorch, slurm or mpi.
+    """
+    import torch
+
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher == 'pytorch':
+        env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+        env_cfg.setdefault('dist_cfg', ConfigDict()).backend = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg')
+    if wrapper is None:
+        cfg.model_wrapper_cfg = ConfigDict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    elif wrapper.get('type', 'MMDistributedDataParallel') == \
+            'MMDistributedDataParallel':
+        wrapper.setdefault('device_ids', None)
+
+
+def set_dataloader_defaults(cfg: Config,
+                            names: Iterable[str] = DATALOADERS,
+                            no_pin_memory: bool = False,
+                            no_persistent_workers: bool = False) -> None:
+    """Fill in data loader settings the config leaves out.
+
+    Defaults, as in MMPretrain's tools: ``default_collate`` batches,
+    persistent workers, pinned memory; but memory is pinned only with CUDA,
+    and workers are never persistent with ``num_workers=0`` (PyTorch refuses
+    that combination).
+
+    Args:
+        cfg (mmengine.Config): The config, changed in place.
+        names (Iterable[str]): The data loader fields to treat.
+        no_pin_memory (bool): Never pin memory.
+        no_persistent_workers (bool): Never keep workers alive.
+    """
+    import torch
+
+    for name in names:
+        if cfg.get(name) is None:
+            continue
+        loader = ConfigDict(
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=True,
+            collate_fn=dict(type='default_collate'))
+        loader.update(cfg[name])
+        if no_pin_memory:
+            loader.pin_memory = False
+        if no_persistent_workers or not loader.get('num_workers', 0):
+            loader.persistent_workers = False
+        cfg[name] = loader
+
+
+def build_runner(cfg: Config) -> Any:
+    """Build the runner: ``cfg.runner_type`` from mmodc's RUNNERS registry,
+    or MMEngine's :class:`~mmengine.runner.Runner`.
+
+    Args:
+        cfg (mmengine.Config): The complete config.
+
+    Returns:
+        mmengine.runner.Runner: The runner.
+    """
+    from mmengine.runner import Runner
+
+    from mmodc.registry import RUNNERS
+
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
