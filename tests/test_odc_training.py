@@ -4,12 +4,12 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from conftest import shrink_odc_config
 from mmengine.config import Config
 from mmengine.runner import Runner
 from sklearn.metrics import normalized_mutual_info_score
 
 import mmodc  # noqa: F401
-from conftest import shrink_odc_config
 
 
 def train(cfg: Config) -> Runner:

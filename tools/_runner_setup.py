@@ -125,35 +125,16 @@ def default_work_dir(config: str) -> str:
 
 
 def set_launcher(cfg: Config, launcher: str) -> None:
-    """Set the launcher, and make several processes work without CUDA.
+    """Set the launcher.
 
-    Without CUDA, ``--launcher pytorch`` uses the gloo backend, and the
-    distributed model wrapper gets ``device_ids=None`` (MMEngine passes the
-    local rank as a CUDA device id, which DistributedDataParallel refuses
-    for a CPU model).
+    Several processes work without CUDA too: ``import mmodc`` makes the
+    pytorch launcher use gloo and the DDP wrapper accept CPU models.
 
     Args:
         cfg (mmengine.Config): The config, changed in place.
         launcher (str): none, pytorch, slurm or mpi.
     """
-    import torch
-
     cfg.launcher = launcher
-    if launcher == 'none' or torch.cuda.is_available():
-        return
-    if launcher == 'pytorch':
-        env_cfg = cfg.setdefault('env_cfg', ConfigDict())
-        env_cfg.setdefault('dist_cfg', ConfigDict()).backend = 'gloo'
-    wrapper = cfg.get('model_wrapper_cfg')
-    if wrapper is None:
-        cfg.model_wrapper_cfg = ConfigDict(
-            type='MMDistributedDataParallel',
-            device_ids=None,
-            broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
-    elif wrapper.get('type', 'MMDistributedDataParallel') == \
-            'MMDistributedDataParallel':
-        wrapper.setdefault('device_ids', None)
 
 
 def set_dataloader_defaults(cfg: Config,

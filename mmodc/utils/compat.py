@@ -4,6 +4,7 @@ torch 2.14 and numpy 2.4 (see STACK.md of the design notes).
 Applied once when :mod:`mmodc` is imported, so they also hold inside the
 ``tools/train.py`` subprocesses that ``mim train`` starts.
 """
+import logging
 import os
 import os.path as osp
 from typing import Any, Optional
@@ -12,12 +13,14 @@ import cv2
 import mmcv
 import numpy as np
 import torch
-from mmcv.image import photometric
-from PIL import Image
 import torch.distributed as torch_dist
+from mmcv.image import photometric
 from mmengine.dist import utils as dist_utils
+from mmengine.logging import print_log
+from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
+from PIL import Image
 
 
 def _in1d(a, b, assume_unique: bool = False, invert: bool = False):
@@ -117,6 +120,12 @@ def _init_dist_pytorch(backend: str, init_backend: str = 'torch',
     if torch.cuda.is_available():
         _mmengine_init_dist_pytorch(backend, init_backend, **kwargs)
         return
+    if backend != 'gloo':
+        print_log(
+            f'No CUDA device: torch.distributed uses the gloo backend '
+            f'instead of {backend}.',
+            logger='current',
+            level=logging.WARNING)
     torch_dist.init_process_group(
         backend='gloo',
         rank=int(os.environ['RANK']),
@@ -125,6 +134,23 @@ def _init_dist_pytorch(backend: str, init_backend: str = 'torch',
 
 
 _mmengine_init_dist_pytorch = dist_utils._init_dist_pytorch
+
+
+def _ddp_init(self, module: torch.nn.Module,
+              detect_anomalous_params: bool = False, **kwargs) -> None:
+    """MMEngine's DDP wrapper, also for a model on the CPU.
+
+    MMEngine's Runner passes ``device_ids=[LOCAL_RANK]``, which
+    DistributedDataParallel refuses for a CPU model; CPU models get
+    ``device_ids=None``.
+    """
+    on_cpu = all(param.device.type == 'cpu' for param in module.parameters())
+    if on_cpu:
+        kwargs['device_ids'] = None
+    _mmengine_ddp_init(self, module, detect_anomalous_params, **kwargs)
+
+
+_mmengine_ddp_init = MMDistributedDataParallel.__init__
 
 
 def apply() -> None:
@@ -142,3 +168,4 @@ def apply() -> None:
     # other schemes (open-mmlab://, torchvision://) call this by name
     mmengine_checkpoint.load_from_http = load_remote_checkpoint
     dist_utils._init_dist_pytorch = _init_dist_pytorch
+    MMDistributedDataParallel.__init__ = _ddp_init
