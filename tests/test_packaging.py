@@ -182,3 +182,32 @@ def test_mim_train_from_elsewhere(installed: Dict[str, object], source: Path,
     assert "default_scope = 'mmodc'" in dumped
     if installed['kind'] == 'editable':
         assert 'edited after install' in dumped
+
+
+def test_mim_train_quickstart(installed: Dict[str, object],
+                              tmp_path: Path) -> None:
+    """The Fashion-MNIST quickstart config, found by name, trains through
+    ``mim train mmodc`` (shrunk to 200 images and 4 iterations)."""
+    quickstart = next(
+        (REPO_ROOT / 'configs' / 'selfsup' / 'odc').glob('*fashionmnist.py'))
+    shrink = [
+        'model.memory_bank.length=200', 'model.memory_bank.num_classes=10',
+        'model.memory_bank.min_cluster=5', 'model.head.num_classes=10',
+        'custom_hooks.0.clustering.k=10', 'train_cfg.max_epochs=1',
+        'train_dataloader.dataset.indices=200',
+        'train_dataloader.batch_size=50', 'train_dataloader.num_workers=0',
+        'custom_hooks.0.extract_dataloader.dataset.indices=200',
+        'custom_hooks.0.extract_dataloader.num_workers=0'
+    ]
+    work_dir = tmp_path / 'work'
+    _run([
+        installed['python'], '-m', 'mim', 'train', 'mmodc', quickstart.name,
+        '--work-dir',
+        str(work_dir), '--cfg-options', *shrink
+    ],
+         cwd=tmp_path,
+         CUDA_VISIBLE_DEVICES='')
+    log = next(work_dir.glob('*/*.log')).read_text()
+    assert 'Epoch(train) [1][4/4]' in log
+    assert 'DeepClusterHook: k-means with k=10 on 200 x' in log
+    assert (work_dir / 'epoch_1.pth').is_file()
