@@ -1,5 +1,6 @@
 import mmpretrain.datasets  # noqa: F401  (fills the parent registries)
 
 from .fashion_mnist import FashionMNIST
+from .samplers import DeepClusterSampler
 
-__all__ = ['FashionMNIST']
+__all__ = ['FashionMNIST', 'DeepClusterSampler']

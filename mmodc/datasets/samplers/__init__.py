@@ -1,0 +1,3 @@
+from .deepcluster_sampler import DeepClusterSampler
+
+__all__ = ['DeepClusterSampler']
