@@ -2,13 +2,14 @@
 from typing import Callable, Optional
 
 import torch
+import torch.distributed as torch_dist
 import torch.nn as nn
-from mmengine.dist import is_main_process
+from mmengine.dist import get_world_size, is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
-from mmodc.utils import all_gather_cat
+from mmodc.utils import all_gather_cat, is_distributed
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -94,3 +95,50 @@ def _place_by_index(feats: torch.Tensor, idx: torch.Tensor,
     result = feats.new_empty(num_samples, feats.shape[1])
     result[idx] = feats
     return result
+
+
+@torch.no_grad()
+def recompute_bn_statistics(model: nn.Module,
+                            dataloader: DataLoader,
+                            num_batches: int,
+                            forward: Callable[[nn.Module, dict],
+                                              torch.Tensor] = default_forward
+                            ) -> None:
+    """Set BatchNorm running statistics to the averages over some batches.
+
+    A freshly initialised network has running statistics (0, 1), so its
+    eval-mode features differ from its training-mode ones; features
+    extracted for a first clustering would then not match what training
+    computes. This runs ``num_batches`` batches in training mode (no
+    gradients) with cumulative averaging, then restores the momentum and
+    mode. Across ranks the statistics are averaged.
+
+    Args:
+        model (nn.Module): The (possibly wrapped) model.
+        dataloader (DataLoader): Batches to average over.
+        num_batches (int): How many batches (fewer if the loader is short).
+        forward (Callable): As in :func:`extract_features`.
+    """
+    model = unwrap_model(model)
+    norms = [
+        module for module in model.modules()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm)
+        and module.track_running_stats
+    ]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative moving average
+    was_training = model.training
+    model.train()
+    for step, batch in enumerate(dataloader):
+        if step == num_batches:
+            break
+        forward(model, model.data_preprocessor(batch, False))
+    model.train(was_training)
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+        if is_distributed():
+            for stats in (norm.running_mean, norm.running_var):
+                torch_dist.all_reduce(stats)
+                stats.div_(get_world_size())

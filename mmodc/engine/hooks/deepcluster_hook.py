@@ -10,7 +10,7 @@ from mmengine.hooks import Hook
 from mmodc.clustering import kmeans, preprocess_features
 from mmodc.registry import HOOKS
 from mmodc.utils import broadcast_
-from ..extractor import extract_features, unwrap_model
+from ..extractor import extract_features, recompute_bn_statistics, unwrap_model
 
 
 @HOOKS.register_module()
@@ -36,6 +36,10 @@ class DeepClusterHook(Hook):
             1.
         seed (int, optional): Base seed of k-means; defaults to the runner's
             seed. The epoch is added to it.
+        calibrate_bn_batches (int): Before the first clustering, recompute
+            the BatchNorm running statistics over this many extraction
+            batches, so that the eval-mode features of the fresh network
+            match its training-mode ones (0: off, as the original code).
     """
 
     priority = 'NORMAL'
@@ -46,7 +50,8 @@ class DeepClusterHook(Hook):
                  init_memory: bool = False,
                  initial: bool = True,
                  interval: int = 1,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 calibrate_bn_batches: int = 0) -> None:
         self.extract_dataloader_cfg = extract_dataloader
         self.num_clusters = clustering['k']
         self.pca_dim = clustering.get('pca_dim', -1)
@@ -54,6 +59,7 @@ class DeepClusterHook(Hook):
         self.initial = initial
         self.interval = interval
         self.seed = seed
+        self.calibrate_bn_batches = calibrate_bn_batches
 
     def before_train(self, runner) -> None:
         if self.init_memory:
@@ -65,23 +71,31 @@ class DeepClusterHook(Hook):
                     'checkpoint; not clustering again.')
                 return
         if self.initial:
-            self.deepcluster(runner)
+            self.deepcluster(runner, calibrate_bn=True)
 
     def after_train_epoch(self, runner) -> None:
         if self.every_n_epochs(runner, self.interval):
             self.deepcluster(runner)
 
-    def deepcluster(self, runner) -> torch.Tensor:
+    def deepcluster(self, runner, calibrate_bn: bool = False) -> torch.Tensor:
         """Extract, cluster, save and apply the assignment.
 
         Args:
             runner (Runner): The runner.
+            calibrate_bn (bool): Recompute the BatchNorm statistics first
+                (if ``calibrate_bn_batches`` > 0).
 
         Returns:
             torch.Tensor: The new labels, identical on every rank.
         """
         model = unwrap_model(runner.model)
         dataloader = runner.build_dataloader(self.extract_dataloader_cfg)
+        if calibrate_bn and self.calibrate_bn_batches > 0:
+            runner.logger.info(
+                'DeepClusterHook: BatchNorm statistics over '
+                f'{self.calibrate_bn_batches} batches')
+            recompute_bn_statistics(model, dataloader,
+                                    self.calibrate_bn_batches)
         runner.logger.info('DeepClusterHook: extracting features of '
                            f'{len(dataloader.dataset)} images')
         features = extract_features(model, dataloader)
