@@ -1,11 +1,59 @@
 """Sample and centroid memory of Online Deep Clustering."""
+from typing import Optional, Sequence
+
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from mmodc.registry import MODELS
 from mmodc.clustering import split_in_two
+from mmodc.registry import MODELS
 from mmodc.utils import all_gather_cat, broadcast_, current_iteration
+
+#: Most similarity scores (rows x centroids) computed at once on the CPU
+#: (32 MiB): a training batch is scored in one matmul, and the memory of
+#: scoring many rows (members of dissolved clusters) stays bounded.
+CPU_SCORE_BLOCK = 1 << 23
+#: The same on GPUs (256 MiB).
+GPU_SCORE_BLOCK = 1 << 26
+#: Rows per chunk of the passes over the whole bank (initialisation).
+BANK_CHUNK = 1 << 15
+#: Width of the column groups of the CPU row argmax (see ``row_argmax``).
+ARGMAX_GROUP = 128
+
+
+def row_argmax(scores: torch.Tensor) -> torch.Tensor:
+    """``scores.argmax(dim=1)`` (the first column on ties), faster on CPUs.
+
+    PyTorch's CPU argmax is a scalar loop; ``amax`` is vectorised. So on
+    the CPU the maximum of each group of ``ARGMAX_GROUP`` columns is found
+    first, then the argmax within the first group that holds the row's
+    maximum (and within the last, shorter group of columns if it wins).
+
+    Args:
+        scores (torch.Tensor): ``M x C`` scores without NaN (``-inf``
+            is fine).
+
+    Returns:
+        torch.Tensor: ``M`` column indices.
+    """
+    rows, cols = scores.shape
+    group = ARGMAX_GROUP
+    num_groups = cols // group
+    if scores.device.type != 'cpu' or num_groups < 2:
+        return scores.argmax(dim=1)
+    full = num_groups * group
+    grouped = scores[:, :full].view(rows, num_groups, group)
+    group_max = grouped.amax(dim=2)
+    best = group_max.argmax(dim=1)
+    within = grouped.gather(
+        1, best.view(rows, 1, 1).expand(rows, 1, group)).squeeze(1)
+    label = best * group + within.argmax(dim=1)
+    if full < cols:
+        tail_score, tail_label = scores[:, full:].max(dim=1)
+        head_score = group_max.gather(1, best.unsqueeze(1)).squeeze(1)
+        label = torch.where(tail_score > head_score, tail_label + full,
+                            label)
+    return label
 
 
 @MODELS.register_module()
@@ -17,7 +65,9 @@ class ODCMemory(BaseModule):
     updates to it, so the banks stay identical across ranks without
     broadcasting them. Per-cluster feature sums and sample counts are kept up
     to date as samples move between clusters, so recomputing the centroids
-    costs ``O(K d)`` instead of a pass over the whole bank.
+    costs ``O(K d)`` instead of a pass over the whole bank, and nothing in a
+    training iteration reads the whole bank unless some cluster is below
+    ``min_cluster``.
 
     All state is made of registered buffers: it is saved in every checkpoint
     and restored exactly on resume.
@@ -82,7 +132,8 @@ class ODCMemory(BaseModule):
 
         Args:
             features (torch.Tensor): ``N x d`` features, row ``i`` of sample
-                ``i``; they are L2-normalised here.
+                ``i``; they are L2-normalised here (chunk by chunk, so no
+                second ``N x d`` copy is made).
             labels (torch.Tensor): ``N`` cluster ids in ``[0, K)``.
         """
         if features.shape != self.feature_bank.shape:
@@ -90,9 +141,24 @@ class ODCMemory(BaseModule):
                 f'ODCMemory.init_memory: features of shape '
                 f'{tuple(features.shape)} do not match the memory '
                 f'(length={self.length}, feat_dim={self.feat_dim}).')
-        self._check_finite(features, 'initial features')
+        labels = torch.as_tensor(labels).long()
+        if labels.shape != self.label_bank.shape:
+            raise ValueError(
+                f'ODCMemory.init_memory: {tuple(labels.shape)} labels for '
+                f'a memory of length={self.length}.')
+        if labels.numel() and (int(labels.min()) < 0
+                               or int(labels.max()) >= self.num_classes):
+            raise ValueError(
+                f'ODCMemory.init_memory: labels range from '
+                f'{int(labels.min())} to {int(labels.max())}, outside '
+                f'[0, num_classes={self.num_classes}).')
         device = self.feature_bank.device
-        self.feature_bank.copy_(F.normalize(features.to(device), dim=1))
+        for start in range(0, self.length, BANK_CHUNK):
+            chunk = features[start:start + BANK_CHUNK].to(
+                device, torch.float32)
+            self._check_finite(chunk, 'initial features')
+            self.feature_bank[start:start + BANK_CHUNK] = F.normalize(
+                chunk, dim=1)
         self.label_bank.copy_(labels.to(device))
         self.recompute_cluster_statistics()
         self.update_centroids()
@@ -100,8 +166,12 @@ class ODCMemory(BaseModule):
 
     def recompute_cluster_statistics(self) -> None:
         """Recompute the per-cluster feature sums and counts from the banks."""
-        self.cluster_sums.zero_().index_add_(0, self.label_bank,
-                                             self.feature_bank.double())
+        self.cluster_sums.zero_()
+        for start in range(0, self.length, BANK_CHUNK):
+            stop = start + BANK_CHUNK
+            self.cluster_sums.index_add_(
+                0, self.label_bank[start:stop],
+                self.feature_bank[start:stop].double())
         self.cluster_counts.copy_(
             torch.bincount(self.label_bank, minlength=self.num_classes))
 
@@ -118,36 +188,42 @@ class ODCMemory(BaseModule):
             features (torch.Tensor): Local batch features (``B x d``).
 
         Returns:
-            torch.Tensor: The fraction of the batch's labels that changed.
+            torch.Tensor: The fraction of the batch's distinct samples whose
+            label changed.
         """
         device = self.feature_bank.device
-        self._check_finite(features, 'batch features')
         idx = all_gather_cat(idx.to(device))
-        features = all_gather_cat(F.normalize(features.to(device), dim=1))
+        features = all_gather_cat(features.detach().to(device, torch.float32))
+        # normalised after the gather, so that all ranks check the same rows
+        # and raise together; a row with NaN or Inf has a non-finite norm
+        norms = torch.linalg.vector_norm(features, dim=1, keepdim=True)
+        if not torch.isfinite(norms).all():
+            self._check_finite(features, 'batch features')
+        features = features / norms.clamp(min=1e-12)  # as F.normalize
         idx, features = self._last_occurrence(idx, features)
         old_features = self.feature_bank[idx]
         new_features = F.normalize(
-            (1 - self.momentum) * old_features + self.momentum * features,
-            dim=1)
+            torch.lerp(old_features, features, self.momentum), dim=1)
         old_labels = self.label_bank[idx]
         new_labels = self.assign(new_features)
-        self._remove_from_clusters(old_features, old_labels)
-        self._add_to_clusters(new_features, new_labels)
+        self._move(old_features, old_labels, new_features, new_labels)
         self.feature_bank[idx] = new_features
         self.label_bank[idx] = new_labels
         return (new_labels != old_labels).float().mean()
 
     @staticmethod
     def _last_occurrence(idx: torch.Tensor, features: torch.Tensor):
-        """Keep one row per distinct index: the last one in the batch."""
-        unique_idx, inverse = torch.unique(idx, return_inverse=True)
-        positions = torch.arange(idx.numel(), device=idx.device)
-        last = torch.full_like(unique_idx, -1).scatter_reduce_(
-            0, inverse, positions, reduce='amax')
-        return unique_idx, features[last]
+        """Keep one row per distinct index, the last one in the batch."""
+        sorted_idx, order = torch.sort(idx, stable=True)
+        last = torch.ones_like(sorted_idx, dtype=torch.bool)
+        last[:-1] = sorted_idx[1:] != sorted_idx[:-1]
+        if bool(last.all()):  # no duplicates: keep the batch as it is
+            return idx, features
+        return sorted_idx[last], features[order[last]]
 
     def assign(self, features: torch.Tensor) -> torch.Tensor:
-        """Label of each row: the centroid with the largest dot product.
+        """Label of each row: the centroid with the largest dot product
+        (the first one on ties).
 
         Args:
             features (torch.Tensor): ``M x d`` unit-norm features.
@@ -155,24 +231,67 @@ class ODCMemory(BaseModule):
         Returns:
             torch.Tensor: ``M`` cluster ids.
         """
-        return (features @ self.centroids.T).argmax(dim=1)
+        return self._nearest_centroid(features)
 
-    def _add_to_clusters(self, features: torch.Tensor,
-                         labels: torch.Tensor) -> None:
-        self.cluster_sums.index_add_(0, labels, features.double())
-        self.cluster_counts.index_add_(0, labels, torch.ones_like(labels))
+    def _nearest_centroid(self,
+                          features: torch.Tensor,
+                          excluded: Optional[torch.Tensor] = None
+                          ) -> torch.Tensor:
+        """Argmax of ``features @ centroids.T`` over the clusters not in the
+        boolean mask ``excluded``, computed block by block."""
+        num_rows, num_classes = features.shape[0], self.num_classes
+        block = (CPU_SCORE_BLOCK
+                 if features.device.type == 'cpu' else GPU_SCORE_BLOCK)
+        cols = min(num_classes, block)
+        rows = max(1, min(num_rows, block // cols))
+        labels = [
+            self._nearest_in_blocks(features[start:start + rows], cols,
+                                    excluded)
+            for start in range(0, num_rows, rows)
+        ]
+        if not labels:
+            return torch.empty(0, dtype=torch.long, device=features.device)
+        return labels[0] if len(labels) == 1 else torch.cat(labels)
 
-    def _remove_from_clusters(self, features: torch.Tensor,
-                              labels: torch.Tensor) -> None:
-        self.cluster_sums.index_add_(0, labels, features.double(), alpha=-1)
-        self.cluster_counts.index_add_(0, labels, torch.ones_like(labels),
-                                       alpha=-1)
+    def _nearest_in_blocks(self, features: torch.Tensor, cols: int,
+                           excluded: Optional[torch.Tensor]) -> torch.Tensor:
+        """Nearest centroid of a few rows, ``cols`` centroids at a time."""
+        best_score = best_label = None
+        for start in range(0, self.num_classes, cols):
+            scores = features @ self.centroids[start:start + cols].T
+            if excluded is not None:
+                scores.masked_fill_(excluded[start:start + cols],
+                                    float('-inf'))
+            label = row_argmax(scores)
+            if cols >= self.num_classes:
+                return label
+            score = scores.gather(1, label.unsqueeze(1)).squeeze(1)
+            if best_score is None:
+                best_score, best_label = score, label
+                continue
+            better = score > best_score
+            best_score = torch.where(better, score, best_score)
+            best_label = torch.where(better, label + start, best_label)
+        return best_label
 
-    def _relabel(self, idx: torch.Tensor, labels: torch.Tensor) -> None:
-        """Move samples ``idx`` (features unchanged) to clusters ``labels``."""
-        features = self.feature_bank[idx]
-        self._remove_from_clusters(features, self.label_bank[idx])
-        self._add_to_clusters(features, labels)
+    def _move(self, old_features: torch.Tensor, old_labels: torch.Tensor,
+              new_features: torch.Tensor, new_labels: torch.Tensor) -> None:
+        """Update the sums and counts for samples that leave ``old_labels``
+        with ``old_features`` and join ``new_labels`` with
+        ``new_features``."""
+        self.cluster_sums.index_add_(0, old_labels, old_features.double(),
+                                     alpha=-1)
+        self.cluster_sums.index_add_(0, new_labels, new_features.double())
+        self.cluster_counts.index_add_(0, old_labels,
+                                       torch.full_like(old_labels, -1))
+        self.cluster_counts.index_add_(0, new_labels,
+                                       torch.ones_like(new_labels))
+
+    def _relabel(self, idx: torch.Tensor, features: torch.Tensor,
+                 labels: torch.Tensor) -> None:
+        """Move samples ``idx`` (features ``features``, unchanged) to
+        clusters ``labels``."""
+        self._move(features, self.label_bank[idx], features, labels)
         self.label_bank[idx] = labels
 
     # ------------------------------------------------------------ centroids
@@ -184,18 +303,26 @@ class ODCMemory(BaseModule):
         ranks assign labels differently.
         """
         counts = self.cluster_counts.unsqueeze(1)
-        means = self.cluster_sums / counts.clamp(min=1)
-        self.centroids.copy_(
-            torch.where(counts > 0, means.float(), self.centroids))
+        means = torch.empty_like(self.centroids)
+        torch.div(self.cluster_sums, counts.clamp(min=1), out=means)
+        torch.where(counts > 0, means, self.centroids, out=self.centroids)
         broadcast_(self.centroids)
+
+    def _set_centroids_from_sums(self, clusters: Sequence[int]) -> None:
+        clusters = torch.as_tensor(clusters, device=self.centroids.device)
+        means = (self.cluster_sums[clusters] /
+                 self.cluster_counts[clusters].unsqueeze(1)).float()
+        self.centroids[clusters] = broadcast_(means)
 
     # -------------------------------------------------------- small clusters
     def deal_with_small_clusters(self) -> int:
         """Dissolve clusters below ``min_cluster`` and refill empty ones.
 
         Members of small clusters move to their nearest centroid among the
-        clusters of normal size; then each empty cluster takes one half of
-        the currently largest cluster, split by 2-means.
+        clusters of normal size; then each empty cluster takes one part of
+        the currently largest cluster, split by 2-means (each part of at
+        least ``min_cluster`` samples when the largest cluster has twice
+        that).
 
         Returns:
             int: The number of clusters that were dissolved or empty.
@@ -206,14 +333,14 @@ class ODCMemory(BaseModule):
             return 0
         members = small[self.label_bank].nonzero().squeeze(1)
         if members.numel() > 0:
-            scores = self.feature_bank[members] @ self.centroids.T
-            scores[:, small] = float('-inf')
-            self._relabel(members, scores.argmax(dim=1))
+            features = self.feature_bank[members]
+            self._relabel(members, features,
+                          self._nearest_centroid(features, excluded=small))
         self._fill_empty_clusters()
         return num_small
 
     def _fill_empty_clusters(self) -> None:
-        """Give each empty cluster one half of the currently largest one.
+        """Give each empty cluster one part of the currently largest one.
 
         Each split changes which cluster is the largest, so the empty
         clusters are served one after another (there are few: only those
@@ -223,15 +350,12 @@ class ODCMemory(BaseModule):
         for cluster in empty:
             largest = int(self.cluster_counts.argmax())
             members = (self.label_bank == largest).nonzero().squeeze(1)
-            moved = members[split_in_two(self.feature_bank[members])]
-            self._relabel(moved, torch.full_like(moved, cluster))
+            features = self.feature_bank[members]
+            in_second = split_in_two(features, min_size=self.min_cluster)
+            moved = members[in_second]
+            self._relabel(moved, features[in_second],
+                          torch.full_like(moved, cluster))
             self._set_centroids_from_sums([largest, cluster])
-
-    def _set_centroids_from_sums(self, clusters: list) -> None:
-        clusters = torch.as_tensor(clusters, device=self.centroids.device)
-        self.centroids[clusters] = (
-            self.cluster_sums[clusters] /
-            self.cluster_counts[clusters].unsqueeze(1)).float()
 
     # --------------------------------------------------------- class weights
     def update_class_weights(self, power: float = 0.5) -> None:
@@ -241,17 +365,21 @@ class ODCMemory(BaseModule):
         Args:
             power (float): The exponent; 0 gives uniform weights.
         """
-        counts = self.cluster_counts.double()
-        weights = torch.where(counts > 0,
-                              counts.clamp(min=1).pow(-power),
-                              torch.zeros_like(counts))
-        self.class_weights.copy_(weights / weights.sum())
+        counts = self.cluster_counts
+        weights = counts.double().pow_(-power).masked_fill_(counts == 0, 0.)
+        self.class_weights.copy_(weights.div_(weights.sum()))
 
     # ---------------------------------------------------------------- checks
     @staticmethod
     def _check_finite(features: torch.Tensor, what: str) -> None:
-        if not torch.isfinite(features).all():
+        """Raise if ``features`` hold NaN or Inf, or rows so large that
+        their norm overflows."""
+        finite = torch.isfinite(features).all()
+        if not (finite and torch.isfinite(
+                torch.linalg.vector_norm(features, dim=-1)).all()):
             raise FloatingPointError(
                 f'ODCMemory: non-finite values in the {what} at '
-                f'{current_iteration()}; the network diverged (lower the '
-                'learning rate or check the input data).')
+                f'{current_iteration()}'
+                + ('' if not finite else ' (rows too large to normalise)')
+                + '; the network diverged (lower the learning rate or check '
+                'the input data).')
