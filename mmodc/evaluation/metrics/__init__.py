@@ -1,0 +1,3 @@
+from .clustering_metric import ClusteringMetric
+
+__all__ = ['ClusteringMetric']
