@@ -56,18 +56,6 @@ def test_dataloader_defaults() -> None:
     assert cfg.val_dataloader.persistent_workers is False
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
-def test_launcher_pytorch_without_cuda() -> None:
-    cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
-    _runner_setup.set_launcher(cfg, 'pytorch')
-    assert cfg.launcher == 'pytorch'
-    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
-    assert cfg.model_wrapper_cfg.device_ids is None
-    cfg = Config(dict())
-    _runner_setup.set_launcher(cfg, 'none')
-    assert 'model_wrapper_cfg' not in cfg and 'env_cfg' not in cfg
-
-
 def test_help_does_not_import_torch() -> None:
     """``mim train`` runs ``train.py -h`` before every training."""
     code = ('import runpy, sys; sys.argv = [sys.argv[1], "-h"]\n'

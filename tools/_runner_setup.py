@@ -107,7 +107,9 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = default_work_dir(args.config)
-    set_launcher(cfg, args.launcher)
+    # several processes work without CUDA too: `import mmodc` makes the
+    # pytorch launcher use gloo and the DDP wrapper accept CPU models
+    cfg.launcher = args.launcher
     return cfg
 
 
@@ -122,19 +124,6 @@ def default_work_dir(config: str) -> str:
     """
     name = osp.splitext(osp.basename(osp.normpath(config)))[0]
     return osp.join('.', 'work_dirs', name)
-
-
-def set_launcher(cfg: Config, launcher: str) -> None:
-    """Set the launcher.
-
-    Several processes work without CUDA too: ``import mmodc`` makes the
-    pytorch launcher use gloo and the DDP wrapper accept CPU models.
-
-    Args:
-        cfg (mmengine.Config): The config, changed in place.
-        launcher (str): none, pytorch, slurm or mpi.
-    """
-    cfg.launcher = launcher
 
 
 def set_dataloader_defaults(cfg: Config,
