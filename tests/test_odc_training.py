@@ -45,30 +45,32 @@ def test_quickstart_config_trains(quickstart_cfg, tmp_path):
     assert ((0 <= ratios) & (ratios <= 1)).all()
 
 
-def test_memory_length_must_match_dataset(quickstart_cfg, tmp_path):
-    cfg = shrink_odc_config(
+@pytest.fixture
+def small_cfg(quickstart_cfg, tmp_path) -> Config:
+    """The quickstart on 200 images, 10 clusters, batches of 50."""
+    return shrink_odc_config(
         quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
         work_dir=str(tmp_path))
+
+
+def test_memory_length_must_match_dataset(small_cfg):
+    cfg = small_cfg
     cfg.model.memory_bank.length = 250
     with pytest.raises(ValueError, match='memory_bank.length=250 differs '
                        r'from the length of the training set \(200\)'):
         train(cfg)
 
 
-def test_head_and_memory_must_agree(quickstart_cfg, tmp_path):
-    cfg = shrink_odc_config(
-        quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
-        work_dir=str(tmp_path))
+def test_head_and_memory_must_agree(small_cfg):
+    cfg = small_cfg
     cfg.model.head.num_classes = 12
     with pytest.raises(ValueError, match='head.num_classes=12 differs from '
                        'model.memory_bank.num_classes=10'):
         Runner.from_cfg(cfg)
 
 
-def test_too_many_clusters_is_refused(quickstart_cfg, tmp_path):
-    cfg = shrink_odc_config(
-        quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
-        work_dir=str(tmp_path))
+def test_too_many_clusters_is_refused(small_cfg):
+    cfg = small_cfg
     cfg.model.memory_bank.num_classes = 201
     cfg.model.head.num_classes = 201
     with pytest.raises(ValueError, match='num_classes=201 is larger than '
@@ -76,10 +78,8 @@ def test_too_many_clusters_is_refused(quickstart_cfg, tmp_path):
         Runner.from_cfg(cfg)
 
 
-def test_divergence_names_the_iteration(quickstart_cfg, tmp_path):
-    cfg = shrink_odc_config(
-        quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
-        work_dir=str(tmp_path))
+def test_divergence_names_the_iteration(small_cfg):
+    cfg = small_cfg
     cfg.optim_wrapper.optimizer.lr = 1e30
     cfg.train_cfg.max_epochs = 3
     with pytest.raises(FloatingPointError,
