@@ -17,7 +17,10 @@ def model_and_loader(quickstart_cfg):
     cfg = copy.deepcopy(quickstart_cfg)
     cfg.model.memory_bank.update(length=300, num_classes=10, min_cluster=5)
     cfg.model.head.num_classes = 10
-    cfg.model.neck.dropout = 0.
+    # BatchNorm with running statistics, which the calibration sets
+    cfg.model.backbone.norm_cfg = dict(type='BN')
+    cfg.model.neck.update(
+        dropout=0., norm_cfg=dict(type='BN1d', momentum=0.001, affine=False))
     torch.manual_seed(0)
     init_default_scope('mmodc')
     model = MODELS.build(cfg.model)

@@ -7,6 +7,9 @@ data_root = '/usr/share/datasets/fashion-mnist'
 train_pipeline = [
     dict(type='RandomResizedCrop', scale=28, crop_ratio_range=(0.5, 1.)),
     dict(type='RandomFlip', prob=0.5),
+    # without brightness/contrast jitter the clusters follow the overall
+    # brightness of the garments instead of their shape
+    dict(type='RandomIntensityJitter', brightness=0.8, contrast=0.8),
     dict(type='PackInputs'),
 ]
 
@@ -14,7 +17,7 @@ extract_pipeline = [dict(type='PackInputs')]
 
 train_dataloader = dict(
     batch_size=256,
-    num_workers=2,
+    num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
@@ -26,7 +29,7 @@ train_dataloader = dict(
 
 extract_dataloader = dict(
     batch_size=512,
-    num_workers=2,
+    num_workers=0,  # workers and 2 OpenMP threads oversubscribe 2 cores
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     collate_fn=dict(type='default_collate'),

@@ -6,7 +6,7 @@ _base_ = [
     '../../_base_/default_runtime.py',
 ]
 
-num_classes = 300
+num_classes = 30
 num_images = 60000
 
 model = dict(
@@ -19,14 +19,20 @@ model = dict(
         in_channels=1,
         stem_channels=16,
         base_channels=16,
-        strides=(1, 2, 2, 2),
+        strides=(2, 2, 2, 2),  # 28 -> 14 -> 7 -> 4 -> 2: CPU-sized
+        # batch statistics also at extraction: a fresh network's running
+        # statistics would make its eval-mode features, which seed the
+        # memory, differ from the training-mode ones
+        norm_cfg=dict(type='BN', track_running_stats=False),
         out_indices=[3]),
     neck=dict(
         type='ODCNeck',
         in_channels=128,
         hid_channels=256,
         out_channels=128,
-        with_avg_pool=True),
+        with_avg_pool=True,
+        norm_cfg=dict(type='BN1d', affine=False, track_running_stats=False),
+        dropout=0.),
     head=dict(
         type='ClusterClsHead', in_channels=128, num_classes=num_classes),
     memory_bank=dict(

@@ -1,0 +1,3 @@
+from .intensity_jitter import RandomIntensityJitter
+
+__all__ = ['RandomIntensityJitter']
