@@ -30,6 +30,9 @@ def test_quickstart_config_trains(quickstart_cfg, tmp_path):
     counts = torch.bincount(memory.label_bank, minlength=10)
     assert counts.sum() == 300 and counts.min() >= 5
     assert torch.equal(counts, memory.cluster_counts)
+    expected = counts.double().pow(-0.5)  # reweight_pow=0.5
+    torch.testing.assert_close(memory.class_weights.double(),
+                               expected / expected.sum())
     norms = memory.feature_bank.norm(dim=1)
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
     assert osp.isfile(osp.join(tmp_path, 'epoch_1.pth'))
@@ -85,3 +88,17 @@ def test_divergence_names_the_iteration(small_cfg):
     with pytest.raises(FloatingPointError,
                        match=r'at iteration [2-9]\d*; the'):
         train(cfg)
+
+
+def test_reweight_off_and_power_are_honoured(small_cfg):
+    odc_hook = next(h for h in small_cfg.custom_hooks if h.type == 'ODCHook')
+    odc_hook.reweight = False
+    small_cfg.train_cfg.max_epochs = 1
+    weights = train(small_cfg).model.memory_bank.class_weights
+    torch.testing.assert_close(weights, torch.full_like(weights, 0.1))
+
+    odc_hook.update(reweight=True, reweight_pow=1.0)
+    memory = train(small_cfg).model.memory_bank
+    expected = 1 / memory.cluster_counts.double()
+    torch.testing.assert_close(memory.class_weights.double(),
+                               expected / expected.sum())
