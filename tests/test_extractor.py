@@ -19,8 +19,8 @@ def model_and_loader(quickstart_cfg):
     cfg.model.head.num_classes = 10
     # BatchNorm with running statistics, which the calibration sets
     cfg.model.backbone.norm_cfg = dict(type='BN')
-    cfg.model.neck.update(
-        dropout=0., norm_cfg=dict(type='BN1d', momentum=0.001, affine=False))
+    cfg.model.neck.norm_cfg = dict(type='BN1d', momentum=0.001, affine=False)
+    cfg.model.neck.dropout = 0.
     torch.manual_seed(0)
     init_default_scope('mmodc')
     model = MODELS.build(cfg.model)

@@ -27,7 +27,8 @@ def deterministic_cfg(quickstart_cfg: Config, batch_size: int,
     cfg = shrink_odc_config(
         quickstart_cfg, num_images=160, num_clusters=8,
         batch_size=batch_size, work_dir=work_dir)
-    cfg.model.backbone.update(norm_cfg=dict(type='BN'), norm_eval=True)
+    cfg.model.backbone.norm_cfg = dict(type='BN')  # with running statistics
+    cfg.model.backbone.norm_eval = True
     cfg.model.neck.update(norm_cfg=None, dropout=0.)
     cluster_hook = next(
         hook for hook in cfg.custom_hooks if hook.type == 'DeepClusterHook')
