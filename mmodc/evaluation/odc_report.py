@@ -25,7 +25,7 @@ from mmengine.model import BaseModel
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint, set_random_seed
 
-from mmodc.engine.extractor import extract_features
+from mmodc.engine.extractor import extract_features, recompute_bn_statistics
 from mmodc.registry import MODELS
 from .cluster_plots import plot_cluster_gallery, plot_cluster_sizes
 from .feature_eval import evaluate_features
@@ -95,6 +95,13 @@ def extract_pixels(dataloader) -> Tuple[torch.Tensor, Tuple[int, ...]]:
     model = _PixelModel()
     pixels = extract_features(model, dataloader, show_progress=False)
     return pixels, model.image_shape
+
+
+def _has_bn_running_stats(model: nn.Module) -> bool:
+    """Whether some BatchNorm layer of the model keeps running statistics."""
+    return any(
+        isinstance(module, nn.modules.batchnorm._BatchNorm)
+        and module.track_running_stats for module in model.modules())
 
 
 @contextlib.contextmanager
@@ -186,6 +193,9 @@ class ODCReport:
         knn_temperature (float, optional): kNN vote temperature; None for a
             majority vote. Defaults to 0.07.
         num_workers (int, optional): Workers of the extraction dataloaders.
+        calibrate_bn_batches (int): Training batches over which the
+            BatchNorm running statistics of the untrained network are
+            computed (its initial ones are 0 and 1). Defaults to 20.
         logger (Callable[[str], None], optional): Progress messages.
     """
 
@@ -197,6 +207,7 @@ class ODCReport:
                  knn_k: int = 20,
                  knn_temperature: Optional[float] = 0.07,
                  num_workers: Optional[int] = None,
+                 calibrate_bn_batches: int = 20,
                  logger: Optional[Callable[[str], None]] = None) -> None:
         self.cfg = cfg
         self.checkpoint = checkpoint
@@ -205,6 +216,8 @@ class ODCReport:
         self.knn_k = knn_k
         self.knn_temperature = knn_temperature
         self.num_workers = num_workers
+        self.calibrate_bn_batches = calibrate_bn_batches
+        self.calibrated_bn = False
         self.log = logger or print
         self.seed = cfg.get('randomness', {}).get('seed', 0) or 0
         self.rows: Dict[str, Dict[str, float]] = {}
@@ -233,6 +246,15 @@ class ODCReport:
         self._score_odc_labels(trained)
         untrained = self._timed('build untrained', build_odc_model,
                                 self.cfg, None, self.seed)
+        self.calibrated_bn = (self.calibrate_bn_batches > 0
+                              and _has_bn_running_stats(untrained))
+        if self.calibrated_bn:
+            # A fresh network's BatchNorm running statistics are (0, 1);
+            # give it statistics of the data, as training would.
+            self._timed('BatchNorm statistics of the untrained network',
+                        recompute_bn_statistics, untrained, loaders['train'],
+                        self.calibrate_bn_batches)
+            untrained.eval()
         self._score_model('untrained', untrained, loaders)
         pixels = {}
         for split, loader in loaders.items():
@@ -340,7 +362,10 @@ class ODCReport:
             f'matching. kNN: the {num_test} test images classified by their '
             f'{self.knn_k} most cosine-similar training images, {vote}. '
             f'"untrained": the same network initialised with seed '
-            f'{self.seed}.', '',
+            f'{self.seed}' + (
+                f', BatchNorm statistics over {self.calibrate_bn_batches} '
+                'batches' if self.calibrated_bn else '') + '.',
+            '',
             'Feature kinds: ' + '; '.join(
                 f'*{kind}*: {text}'
                 for kind, text in FEATURE_DESCRIPTIONS.items()) + '.', ''
