@@ -1,6 +1,7 @@
 import mmpretrain.models  # noqa: F401  (fills the parent registries)
 
 from .algorithms import *  # noqa: F401,F403
+from .backbones import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .memories import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403

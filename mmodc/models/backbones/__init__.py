@@ -1,0 +1,3 @@
+from .sobel_backbone import SobelBackbone
+
+__all__ = ['SobelBackbone']
