@@ -297,6 +297,7 @@ def test_odc_report_end_to_end(tmp_path):
     assert report.odc_labels['num_clusters'] == 5
     assert report.odc_labels['min_size'] == 24
     assert '| raw pixels | 784 |' in text
+    assert f'Better ODC features: *{report.best_kind()}*' in text
     for name in ('odc_report.md', 'odc_report.json', 'cluster_sizes.png',
                  'cluster_gallery.png'):
         assert (tmp_path / 'report' / name).is_file(), name
@@ -304,6 +305,33 @@ def test_odc_report_end_to_end(tmp_path):
     assert saved['odc_labels']['nmi'] == pytest.approx(
         normalized_mutual_info(np.arange(120) % 4, labels.numpy()))
     assert any('extract pixels train' in message for message in messages)
+
+
+def test_odc_report_summary_picks_better_kind_and_compares():
+    """The summary names the better ODC feature kind and each verdict."""
+    from mmengine.config import Config
+
+    from mmodc.evaluation.odc_report import ODCReport
+
+    report = ODCReport(Config(dict()), 'ckpt.pth', 'unused')
+    assert report.summary() == ''
+    row = dict(dim=8, nmi=0.0, nmi_std=0.0, ari=0.0, acc=0.0, knn_top1=0.0)
+    report.rows = {
+        'ODC backbone': {**row, 'nmi': 0.6, 'knn_top1': 0.80},
+        'ODC neck': {**row, 'nmi': 0.7, 'knn_top1': 0.75},
+        'untrained neck': {**row, 'nmi': 0.2, 'knn_top1': 0.5},
+        'untrained backbone': {**row, 'nmi': 0.2, 'knn_top1': 0.5},
+        'raw pixels': {**row, 'nmi': 0.5, 'knn_top1': 0.85},
+    }
+    assert report.best_kind() == 'backbone'
+    text = report.summary()
+    assert 'Better ODC features: *backbone*' in text
+    assert ('ODC backbone vs untrained backbone: k-means NMI 0.6000 vs '
+            '0.2000 (better), kNN top-1 0.8000 vs 0.5000 (better)') in text
+    assert ('ODC backbone vs raw pixels: k-means NMI 0.6000 vs 0.5000 '
+            '(better), kNN top-1 0.8000 vs 0.8500 (not better)') in text
+    report.rows['ODC neck']['knn_top1'] = 0.9
+    assert report.best_kind() == 'neck'
 
 
 def test_clustering_metric_registered():

@@ -343,6 +343,47 @@ class ODCReport:
                 f"{row['acc']:.4f} | {row['knn_top1']:.4f} |")
         return '\n'.join(lines)
 
+    def best_kind(self, model: str = 'ODC') -> Optional[str]:
+        """The feature kind of ``model`` with the higher kNN top-1 (then
+        NMI), or None if ``model`` was not scored."""
+        kinds = [
+            kind for kind in ('backbone', 'neck')
+            if f'{model} {kind}' in self.rows
+        ]
+        if not kinds:
+            return None
+        return max(
+            kinds,
+            key=lambda kind: (self.rows[f'{model} {kind}']['knn_top1'],
+                              self.rows[f'{model} {kind}']['nmi']))
+
+    def summary(self) -> str:
+        """One sentence per baseline: does the better ODC feature beat it?
+
+        Returns:
+            str: Markdown lines (empty if the rows are missing).
+        """
+        kind = self.best_kind()
+        if kind is None:
+            return ''
+        best = self.rows[f'ODC {kind}']
+        lines = [
+            f'Better ODC features: *{kind}* (higher kNN top-1 than the '
+            'other kind).'
+        ]
+        for name in (f'untrained {kind}', 'raw pixels'):
+            if name not in self.rows:
+                continue
+            other = self.rows[name]
+            verdicts = [
+                f"{metric} {best[key]:.4f} vs {other[key]:.4f} "
+                f"({'better' if best[key] > other[key] else 'not better'})"
+                for metric, key in (('k-means NMI', 'nmi'),
+                                    ('kNN top-1', 'knn_top1'))
+            ]
+            lines.append(f'- ODC {kind} vs {name}: ' + ', '.join(verdicts))
+        return '\n'.join(lines)
+
     def markdown(self) -> str:
         """The whole report (markdown)."""
         num_train = len(self.labels['train'])
@@ -355,6 +396,7 @@ class ODCReport:
             f'- checkpoint: `{self.checkpoint}`', '',
             '## Features: learned vs untrained vs pixels', '',
             self.table(), '',
+            self.summary(), '',
             f'k-means: k={len(np.unique(self.labels["train"]))} (faiss, 20 '
             f'iterations) on the {num_train} L2-normalised training '
             'features, scored against the classes; mean (± std for NMI) '
@@ -401,6 +443,7 @@ class ODCReport:
                     config=self.cfg.filename,
                     checkpoint=self.checkpoint,
                     features=self.rows,
+                    best_odc_features=self.best_kind(),
                     odc_labels=self.odc_labels,
                     timings=self.timings),
                 file,
