@@ -10,7 +10,8 @@ train_pipeline = [
     # without brightness/contrast jitter the clusters follow the overall
     # brightness of the garments instead of their shape
     dict(type='RandomIntensityJitter', brightness=0.8, contrast=0.8),
-    dict(type='PackInputs'),
+    # DeepCluster's pseudo-label (DeepClusterDataset); ODC has none
+    dict(type='PackInputs', algorithm_keys=['clustering_label']),
 ]
 
 extract_pipeline = [dict(type='PackInputs')]

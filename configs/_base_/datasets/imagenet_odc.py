@@ -21,7 +21,8 @@ train_pipeline = [
         prob=0.2,
         keep_channels=True,
         channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='PackInputs'),
+    # DeepCluster's pseudo-label (DeepClusterDataset); ODC has none
+    dict(type='PackInputs', algorithm_keys=['clustering_label']),
 ]
 
 extract_pipeline = [

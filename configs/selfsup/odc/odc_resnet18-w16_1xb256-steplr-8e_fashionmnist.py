@@ -59,6 +59,7 @@ custom_hooks = [
         reweight=True,
         reweight_pow=0.5,
         save_labels_interval=None),
+    dict(type='RandomStatesHook'),  # exact resume
 ]
 
 optim_wrapper = dict(

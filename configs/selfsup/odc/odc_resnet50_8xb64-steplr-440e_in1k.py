@@ -23,6 +23,7 @@ custom_hooks = [
         evaluate_interval=50,
         reweight=True,
         reweight_pow=0.5),
+    dict(type='RandomStatesHook'),  # exact resume
 ]
 
 optim_wrapper = dict(

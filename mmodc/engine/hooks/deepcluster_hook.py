@@ -1,13 +1,16 @@
 """Clustering of the whole training set before / during training."""
 import os.path as osp
-from typing import Optional
+import time
+from typing import List, Optional
 
 import numpy as np
 import torch
+import torch.nn as nn
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from mmodc.clustering import kmeans, preprocess_features
+from mmodc.models.losses import cluster_class_weights
 from mmodc.registry import HOOKS
 from mmodc.utils import broadcast_
 from ..extractor import extract_features, recompute_bn_statistics, unwrap_model
@@ -17,25 +20,43 @@ from ..extractor import extract_features, recompute_bn_statistics, unwrap_model
 class DeepClusterHook(Hook):
     """Extract features of the whole training set and cluster them.
 
-    Runs before training (``initial``) and after every ``interval`` epochs:
-    feature extraction with a deterministic pipeline (progress bar), optional
-    PCA whitening, L2 normalisation, faiss k-means on rank 0 with a new seed
-    each time, the assignment broadcast to all ranks and saved as
-    ``cluster_epoch_{epoch}.npy`` in the work dir. With ``init_memory=True``
-    the features and labels fill ODC's memory; this is skipped when the
-    memory is already filled (on resume).
+    Runs before training (``initial``) and after every ``interval`` epochs
+    except the last: feature extraction with a deterministic pipeline
+    (progress bar), optional PCA whitening, L2 normalisation, faiss k-means
+    on rank 0 with a new seed each time (``seed`` + epochs trained), the
+    assignment broadcast to all ranks and saved as
+    ``cluster_epoch_{epochs trained}.npy`` in the work dir. Then either:
+
+    - ``init_memory=True`` (ODC): the features and labels fill
+      ``model.memory_bank``; skipped when the memory was restored from a
+      checkpoint.
+    - otherwise (DeepCluster): the labels go to the training set (a
+      :class:`DeepClusterDataset`), to the sampler when ``unif_sampling``
+      (a :class:`DeepClusterSampler`), the class weights of the loss are set
+      from the cluster sizes, and the head is re-initialised identically on
+      every rank (seeded) with its optimizer state cleared. The labels are
+      saved in checkpoints and re-applied on resume without clustering.
 
     Args:
         extract_dataloader (dict): Dataloader config over the training set
             with a deterministic pipeline and an unshuffled sampler.
-        clustering (dict): ``k`` (number of clusters) and ``pca_dim`` (-1 for
-            no PCA).
+        clustering (dict): ``k`` (number of clusters), ``pca_dim`` (PCA
+            dimension with whitening, -1 for none) and optionally
+            ``type='Kmeans'``.
+        unif_sampling (bool): Sample uniformly over the clusters. Defaults
+            to False.
+        reweight (bool): Weight the loss by ``n_c ** -reweight_pow``;
+            uniform weights otherwise. Defaults to False.
+        reweight_pow (float): Defaults to 0.5.
+        reinit_head (bool): Re-initialise the head after each clustering
+            (DeepCluster only; ODC's head follows the memory). Defaults to
+            True.
         init_memory (bool): Fill ``model.memory_bank``. Defaults to False.
         initial (bool): Cluster before the first epoch. Defaults to True.
         interval (int): Cluster after every ``interval`` epochs. Defaults to
             1.
-        seed (int, optional): Base seed of k-means; defaults to the runner's
-            seed. The epoch is added to it.
+        seed (int, optional): Base seed of k-means and of the head
+            re-initialisation; defaults to the runner's seed.
         calibrate_bn_batches (int): Before the first clustering, recompute
             the BatchNorm running statistics over this many extraction
             batches, so that the eval-mode features of the fresh network
@@ -47,47 +68,86 @@ class DeepClusterHook(Hook):
     def __init__(self,
                  extract_dataloader: dict,
                  clustering: dict,
+                 unif_sampling: bool = False,
+                 reweight: bool = False,
+                 reweight_pow: float = 0.5,
+                 reinit_head: bool = True,
                  init_memory: bool = False,
                  initial: bool = True,
                  interval: int = 1,
                  seed: Optional[int] = None,
                  calibrate_bn_batches: int = 0) -> None:
+        if clustering.get('type', 'Kmeans') != 'Kmeans':
+            raise ValueError(
+                f"DeepClusterHook: clustering.type={clustering['type']!r} is "
+                "not supported; use 'Kmeans' (faiss k-means).")
         self.extract_dataloader_cfg = extract_dataloader
         self.num_clusters = clustering['k']
         self.pca_dim = clustering.get('pca_dim', -1)
+        self.unif_sampling = unif_sampling
+        self.reweight_pow = reweight_pow if reweight else 0.
+        self.reinit_head = reinit_head
         self.init_memory = init_memory
         self.initial = initial
         self.interval = interval
         self.seed = seed
         self.calibrate_bn_batches = calibrate_bn_batches
+        self.labels: Optional[torch.Tensor] = None
+        #: Wall seconds of every clustering (extraction included).
+        self.clustering_seconds: List[float] = []
 
+    # ------------------------------------------------------------- hooks
     def before_train(self, runner) -> None:
+        model = unwrap_model(runner.model)
+        self._check_head(model)
         if self.init_memory:
-            memory = unwrap_model(runner.model).memory_bank
-            self._check_length(runner, memory.length)
-            if bool(memory.initialized):
+            self._check_length(runner, model.memory_bank.length)
+            if bool(model.memory_bank.initialized):
                 runner.logger.info(
                     'DeepClusterHook: the memory was restored from a '
                     'checkpoint; not clustering again.')
                 return
+        elif self.labels is not None:
+            runner.logger.info(
+                'DeepClusterHook: cluster labels restored from the '
+                'checkpoint; not clustering again.')
+            self._apply_labels(runner, self.labels)
+            return
         if self.initial:
-            self.deepcluster(runner, calibrate_bn=True)
+            self.deepcluster(runner, runner.epoch, calibrate_bn=True)
 
     def after_train_epoch(self, runner) -> None:
-        if self.every_n_epochs(runner, self.interval):
-            self.deepcluster(runner)
+        last_epoch = runner.epoch + 1 >= runner.max_epochs
+        if self.every_n_epochs(runner, self.interval) and not last_epoch:
+            self.deepcluster(runner, runner.epoch + 1)
 
-    def deepcluster(self, runner, calibrate_bn: bool = False) -> torch.Tensor:
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not self.init_memory and self.labels is not None:
+            checkpoint.setdefault('meta', {})['clustering_labels'] = \
+                self.labels.cpu()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not self.init_memory:
+            self.labels = checkpoint.get('meta', {}).get('clustering_labels')
+
+    # --------------------------------------------------------- clustering
+    def deepcluster(self,
+                    runner,
+                    epochs_trained: int,
+                    calibrate_bn: bool = False) -> torch.Tensor:
         """Extract, cluster, save and apply the assignment.
 
         Args:
             runner (Runner): The runner.
+            epochs_trained (int): Epochs trained so far: names the saved
+                assignment and is added to the seeds.
             calibrate_bn (bool): Recompute the BatchNorm statistics first
                 (if ``calibrate_bn_batches`` > 0).
 
         Returns:
             torch.Tensor: The new labels, identical on every rank.
         """
+        start = time.perf_counter()
         model = unwrap_model(runner.model)
         dataloader = runner.build_dataloader(self.extract_dataloader_cfg)
         if calibrate_bn and self.calibrate_bn_batches > 0:
@@ -100,20 +160,30 @@ class DeepClusterHook(Hook):
                            f'{len(dataloader.dataset)} images')
         features = extract_features(model, dataloader)
         features = preprocess_features(features, self.pca_dim)
-        labels = self._cluster(runner, features)
+        seed = (runner.seed if self.seed is None else self.seed) + \
+            epochs_trained
+        labels = self._cluster(runner, features, seed, epochs_trained)
         if self.init_memory:
             model.memory_bank.init_memory(features, labels)
+        else:
+            self._apply_labels(runner, labels)
+            if self.reinit_head:
+                self._reinit_head(runner, model.head, seed)
+        self.clustering_seconds.append(time.perf_counter() - start)
+        runner.logger.info('DeepClusterHook: clustering took '
+                           f'{self.clustering_seconds[-1]:.1f} s')
         return labels
 
-    def _cluster(self, runner, features: torch.Tensor) -> torch.Tensor:
+    def _cluster(self, runner, features: torch.Tensor, seed: int,
+                 epochs_trained: int) -> torch.Tensor:
         """k-means on rank 0, broadcast, saved, logged."""
         labels = torch.empty(
             features.shape[0], dtype=torch.long, device=features.device)
         if is_main_process():
-            seed = (runner.seed if self.seed is None else self.seed)
-            labels, _ = kmeans(features, self.num_clusters,
-                               seed=seed + runner.epoch)
-            self._save(runner, labels)
+            labels, _ = kmeans(features, self.num_clusters, seed=seed)
+            path = osp.join(runner.work_dir,
+                            f'cluster_epoch_{epochs_trained}.npy')
+            np.save(path, labels.cpu().numpy())
         broadcast_(labels)
         sizes = torch.bincount(labels, minlength=self.num_clusters)
         runner.logger.info(
@@ -123,9 +193,60 @@ class DeepClusterHook(Hook):
             f'{int((sizes == 0).sum())}')
         return labels
 
-    def _save(self, runner, labels: torch.Tensor) -> None:
-        path = osp.join(runner.work_dir, f'cluster_epoch_{runner.epoch}.npy')
-        np.save(path, labels.cpu().numpy())
+    # ------------------------------------------------ applying the labels
+    def _apply_labels(self, runner, labels: torch.Tensor) -> None:
+        """Hand the labels to the dataset, sampler and loss weights."""
+        self.labels = labels
+        dataloader = runner.train_dataloader
+        dataset = dataloader.dataset
+        if not hasattr(dataset, 'assign_labels'):
+            raise TypeError(
+                'DeepClusterHook: the training set '
+                f'({type(dataset).__name__}) cannot take cluster labels; wrap '
+                "it in train_dataloader.dataset=dict(type='DeepClusterDataset'"
+                ', dataset=...).')
+        dataset.assign_labels(labels.cpu())
+        if self.unif_sampling:
+            sampler = dataloader.sampler
+            if not hasattr(sampler, 'set_uniform_indices'):
+                raise TypeError(
+                    'DeepClusterHook: unif_sampling=True needs '
+                    "train_dataloader.sampler=dict(type='DeepClusterSampler')"
+                    f', got {type(sampler).__name__}.')
+            sampler.set_uniform_indices(labels.cpu(), self.num_clusters)
+        model = unwrap_model(runner.model)
+        counts = torch.bincount(labels, minlength=self.num_clusters)
+        model.class_weights.copy_(
+            cluster_class_weights(counts, self.reweight_pow))
+
+    @staticmethod
+    def _reinit_head(runner, head: nn.Module, seed: int) -> None:
+        """Re-initialise the head from ``seed`` (the same on every rank,
+        without touching the global random state) and clear its optimizer
+        state (momentum)."""
+        parameters = list(head.parameters())
+        devices = [p.device for p in parameters if p.is_cuda][:1]
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            if head.init_cfg:
+                head._is_init = False
+                head.init_weights()
+            else:
+                for module in head.modules():
+                    if hasattr(module, 'reset_parameters'):
+                        module.reset_parameters()
+        for optimizer in _optimizers(runner):
+            for parameter in parameters:
+                optimizer.state.pop(parameter, None)
+
+    # -------------------------------------------------------------- checks
+    def _check_head(self, model: nn.Module) -> None:
+        num_classes = getattr(model.head, 'num_classes', self.num_clusters)
+        if num_classes != self.num_clusters:
+            raise ValueError(
+                f'DeepClusterHook: clustering.k={self.num_clusters} differs '
+                f'from model.head.num_classes={num_classes}; set both to the '
+                'number of clusters.')
 
     def _check_length(self, runner, length: int) -> None:
         dataset_length = len(runner.train_dataloader.dataset)
@@ -134,3 +255,10 @@ class DeepClusterHook(Hook):
                 f'model.memory_bank.length={length} differs from the length '
                 f'of the training set ({dataset_length}); set the memory '
                 'length to the number of training images.')
+
+
+def _optimizers(runner) -> List[torch.optim.Optimizer]:
+    """The optimizers of the runner's optim wrapper(s)."""
+    wrapper = runner.optim_wrapper
+    wrappers = wrapper.values() if hasattr(wrapper, 'values') else [wrapper]
+    return [w.optimizer for w in wrappers]

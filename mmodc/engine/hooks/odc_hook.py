@@ -1,11 +1,9 @@
 """Per-iteration memory work of Online Deep Clustering."""
 import math
 import os.path as osp
-import random
 from typing import Optional
 
 import numpy as np
-import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
@@ -26,10 +24,8 @@ class ODCHook(Hook):
     iterations the cluster statistics are logged. Every
     ``save_labels_interval`` epochs the labels are saved to the work dir.
 
-    The memory is saved in checkpoints as buffers of the model. The hook also
-    saves the random states of torch, numpy and ``random`` with each
-    checkpoint and restores them on resume, so that a resumed run draws the
-    same augmentations and dropout masks as an uninterrupted one.
+    The memory is saved in checkpoints as buffers of the model; add
+    :class:`RandomStatesHook` for an exact resume.
 
     Args:
         centroids_update_interval (int): Defaults to 10.
@@ -83,20 +79,6 @@ class ODCHook(Hook):
             path = osp.join(runner.work_dir,
                             f'cluster_epoch_{runner.epoch + 1}.npy')
             np.save(path, memory.label_bank.cpu().numpy())
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})['random_states'] = dict(
-            torch=torch.get_rng_state(),
-            numpy=np.random.get_state(),
-            python=random.getstate())
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = checkpoint.get('meta', {}).get('random_states')
-        if states is None:
-            return
-        torch.set_rng_state(states['torch'])
-        np.random.set_state(states['numpy'])
-        random.setstate(states['python'])
 
     @staticmethod
     def _check_loss(runner, outputs: Optional[dict]) -> None:

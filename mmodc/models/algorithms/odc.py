@@ -1,15 +1,15 @@
 """Online Deep Clustering (Zhan et al., CVPR 2020)."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional
 
 import torch
-from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 
 from mmodc.registry import MODELS
+from .base_clustering import BaseClusteringModel
 
 
 @MODELS.register_module()
-class ODC(BaseModel):
+class ODC(BaseClusteringModel):
     """Online Deep Clustering.
 
     Each iteration trains the network to predict the pseudo-labels that the
@@ -34,13 +34,7 @@ class ODC(BaseModel):
                  memory_bank: dict,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ClsDataPreprocessor')
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck)
-        self.head = MODELS.build(head)
+        super().__init__(backbone, neck, head, data_preprocessor, init_cfg)
         self.memory_bank = MODELS.build(memory_bank)
         if self.head.num_classes != self.memory_bank.num_classes:
             raise ValueError(
@@ -54,44 +48,6 @@ class ODC(BaseModel):
             f'memory_bank.{name}'
             for name, _ in self.memory_bank.named_buffers()
         ]
-
-    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The embedding the memory stores (neck output).
-
-        Args:
-            inputs (torch.Tensor): ``B x C x H x W`` images.
-
-        Returns:
-            torch.Tensor: ``B x d`` embeddings.
-        """
-        return self.neck(self.backbone(inputs))[0]
-
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'
-                ) -> Union[torch.Tensor, Dict[str, torch.Tensor],
-                           List[DataSample]]:
-        """Dispatch on ``mode``: 'tensor' (embeddings), 'loss' or 'predict'.
-
-        Args:
-            inputs (torch.Tensor): The preprocessed images.
-            data_samples (list[DataSample], optional): Their data samples;
-                'loss' needs their ``sample_idx``.
-            mode (str): One of 'tensor', 'loss', 'predict'.
-
-        Returns:
-            The embeddings, a dict of losses, or the data samples with
-            predicted clusters.
-        """
-        if mode == 'tensor':
-            return self.extract_feat(inputs)
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        raise RuntimeError(f'ODC: invalid mode "{mode}"; use tensor, loss '
-                           'or predict.')
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
@@ -115,28 +71,6 @@ class ODC(BaseModel):
         change_ratio = self.memory_bank.update_samples_memory(
             idx, embedding.detach())
         return dict(loss=loss, change_ratio=change_ratio)
-
-    def predict(self, inputs: torch.Tensor,
-                data_samples: Optional[List[DataSample]] = None
-                ) -> List[DataSample]:
-        """Predict each image's cluster and keep its embedding.
-
-        Args:
-            inputs (torch.Tensor): The preprocessed images.
-            data_samples (list[DataSample], optional): Samples to fill.
-
-        Returns:
-            list[DataSample]: With ``pred_score``, ``pred_label`` (cluster)
-            and ``embedding``.
-        """
-        embedding = self.extract_feat(inputs)
-        scores = self.head(embedding).softmax(dim=1)
-        if data_samples is None:
-            data_samples = [DataSample() for _ in range(inputs.shape[0])]
-        for sample, score, feature in zip(data_samples, scores, embedding):
-            sample.set_pred_score(score).set_pred_label(score.argmax())
-            sample.set_field(feature, 'embedding')
-        return data_samples
 
     def _sample_indices(self, data_samples: List[DataSample]) -> torch.Tensor:
         if not data_samples or 'sample_idx' not in data_samples[0]:

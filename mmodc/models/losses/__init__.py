@@ -1,3 +1,6 @@
-from .weighted_cross_entropy import weighted_cross_entropy
+from .weighted_cross_entropy import (
+    cluster_class_weights,
+    weighted_cross_entropy,
+)
 
-__all__ = ['weighted_cross_entropy']
+__all__ = ['cluster_class_weights', 'weighted_cross_entropy']

@@ -41,3 +41,21 @@ def weighted_cross_entropy(logits: torch.Tensor,
         torch_dist.all_reduce(denominator)
         denominator = denominator / get_world_size()
     return (weights * losses).sum() / denominator.clamp(min=1e-12)
+
+
+def cluster_class_weights(counts: torch.Tensor,
+                          power: float = 0.5) -> torch.Tensor:
+    """Loss weight ``n_c ** -power`` of every cluster, normalised to sum 1.
+
+    Empty clusters get weight 0 (no sample carries their label).
+
+    Args:
+        counts (torch.Tensor): ``K`` cluster sizes.
+        power (float): The exponent; 0 gives uniform weights over the
+            non-empty clusters. Defaults to 0.5 (``1 / sqrt(n_c)``).
+
+    Returns:
+        torch.Tensor: ``K`` float64 weights on the device of ``counts``.
+    """
+    weights = counts.double().pow(-power).masked_fill_(counts == 0, 0.)
+    return weights.div_(weights.sum().clamp(min=1e-12))

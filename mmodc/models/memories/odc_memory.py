@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from mmodc.clustering import split_in_two
 from mmodc.registry import MODELS
 from mmodc.utils import all_gather_cat, broadcast_, current_iteration
+from ..losses import cluster_class_weights
 
 #: Most similarity scores (rows x centroids) computed at once on the CPU
 #: (32 MiB): a training batch is scored in one matmul, and the memory of
@@ -365,9 +366,8 @@ class ODCMemory(BaseModule):
         Args:
             power (float): The exponent; 0 gives uniform weights.
         """
-        counts = self.cluster_counts
-        weights = counts.double().pow_(-power).masked_fill_(counts == 0, 0.)
-        self.class_weights.copy_(weights.div_(weights.sum()))
+        self.class_weights.copy_(
+            cluster_class_weights(self.cluster_counts, power))
 
     # ---------------------------------------------------------------- checks
     @staticmethod

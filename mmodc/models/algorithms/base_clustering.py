@@ -1,0 +1,111 @@
+"""What ODC and DeepCluster share: backbone, neck, cluster head, modes."""
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmpretrain.structures import DataSample
+
+from mmodc.registry import MODELS
+
+
+class BaseClusteringModel(BaseModel):
+    """A backbone, a neck and a cluster classification head.
+
+    Subclasses implement :meth:`loss`: the head is trained to predict each
+    image's pseudo-label (its cluster).
+
+    Args:
+        backbone (dict): Backbone config (any MMPretrain backbone, or a
+            :class:`SobelBackbone` around one).
+        neck (dict): Neck config.
+        head (dict): Head config, e.g. :class:`ClusterClsHead`.
+        data_preprocessor (dict, optional): Data preprocessor config.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ClsDataPreprocessor')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck)
+        self.head = MODELS.build(head)
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The features that are clustered and classified (neck output).
+
+        Args:
+            inputs (torch.Tensor): ``B x C x H x W`` images.
+
+        Returns:
+            torch.Tensor: ``B x d`` features.
+        """
+        return self.neck(self.backbone(inputs))[-1].flatten(1)
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'
+                ) -> Union[torch.Tensor, Dict[str, torch.Tensor],
+                           List[DataSample]]:
+        """Dispatch on ``mode``: 'tensor' (features), 'loss' or 'predict'.
+
+        Args:
+            inputs (torch.Tensor): The preprocessed images.
+            data_samples (list[DataSample], optional): Their data samples;
+                'loss' needs their pseudo-labels.
+            mode (str): One of 'tensor', 'loss', 'predict'.
+
+        Returns:
+            The features, a dict of losses, or the data samples with
+            predicted clusters.
+        """
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise RuntimeError(f'{type(self).__name__}: invalid mode "{mode}"; '
+                           'use tensor, loss or predict.')
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """The losses of a training batch.
+
+        Args:
+            inputs (torch.Tensor): The preprocessed images.
+            data_samples (list[DataSample]): Their data samples.
+
+        Returns:
+            dict[str, torch.Tensor]: The losses (and logged values).
+        """
+        raise NotImplementedError
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None
+                ) -> List[DataSample]:
+        """Predict each image's cluster and keep its features.
+
+        Args:
+            inputs (torch.Tensor): The preprocessed images.
+            data_samples (list[DataSample], optional): Samples to fill.
+
+        Returns:
+            list[DataSample]: With ``pred_score``, ``pred_label`` (cluster)
+            and ``embedding``.
+        """
+        features = self.extract_feat(inputs)
+        scores = self.head(features).softmax(dim=1)
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(inputs.shape[0])]
+        for sample, score, feature in zip(data_samples, scores, features):
+            sample.set_pred_score(score).set_pred_label(score.argmax())
+            sample.set_field(feature, 'embedding')
+        return data_samples
