@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny ODC config on a Fashion-MNIST subset."""
+"""Shared fixtures: tiny ODC / DeepCluster configs on Fashion-MNIST."""
 import copy
 import os.path as osp
 import sys
@@ -14,15 +14,25 @@ FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
 sys.path.insert(0, REPO)
 
 
-def shrink_odc_config(cfg: Config, num_images: int, num_clusters: int,
-                      batch_size: int, work_dir: str) -> Config:
-    """A copy of an ODC config on the first ``num_images`` images, with
-    ``num_clusters`` clusters, no data loader workers and ``work_dir``."""
+def train_set_cfg(cfg: Config) -> Config:
+    """The config of the wrapped dataset of a training dataloader (the
+    dataset itself when it is not a ``DeepClusterDataset``)."""
+    dataset = cfg.train_dataloader.dataset
+    return dataset.dataset if dataset.type == 'DeepClusterDataset' else \
+        dataset
+
+
+def shrink_config(cfg: Config, num_images: int, num_clusters: int,
+                  batch_size: int, work_dir: str) -> Config:
+    """A copy of an ODC or DeepCluster config on the first ``num_images``
+    images, with ``num_clusters`` clusters, no data loader workers and
+    ``work_dir``."""
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir)
-    cfg.model.memory_bank.update(
-        length=num_images, num_classes=num_clusters, min_cluster=5)
+    if 'memory_bank' in cfg.model:
+        cfg.model.memory_bank.update(
+            length=num_images, num_classes=num_clusters, min_cluster=5)
     cfg.model.head.num_classes = num_clusters
     cluster_hook = next(
         hook for hook in cfg.custom_hooks if hook.type == 'DeepClusterHook')
@@ -30,7 +40,8 @@ def shrink_odc_config(cfg: Config, num_images: int, num_clusters: int,
     for loader in (cfg.train_dataloader, cluster_hook.extract_dataloader):
         loader.update(
             batch_size=batch_size, num_workers=0, persistent_workers=False)
-        loader.dataset.indices = num_images
+    train_set_cfg(cfg).indices = num_images
+    cluster_hook.extract_dataloader.dataset.indices = num_images
     cfg.default_hooks.logger.interval = 1
     return cfg
 

@@ -2,7 +2,7 @@
 import os.path as osp
 
 import numpy as np
-from conftest import REPO, shrink_odc_config
+from conftest import REPO, shrink_config
 from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
@@ -31,7 +31,7 @@ def make_fake_imagenet(root, classes: int = 2, per_class: int = 6) -> None:
 
 def test_imagenet_config_reaches_training(tmp_path):
     make_fake_imagenet(tmp_path / 'imagenet')
-    cfg = shrink_odc_config(
+    cfg = shrink_config(
         Config.fromfile(IN1K), num_images=12, num_clusters=2,
         batch_size=4, work_dir=str(tmp_path / 'work'))
     cluster_hook = cfg.custom_hooks[0]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import torch
-from conftest import REPO, shrink_odc_config
+from conftest import REPO, shrink_config
 from mmengine.config import Config
 
 NUM_ITERS = 4
@@ -24,7 +24,7 @@ def deterministic_cfg(quickstart_cfg: Config, batch_size: int,
                       work_dir: str) -> Config:
     """Samples that do not interact within a batch (frozen BN statistics, no
     BN in the neck, no dropout), no random augmentation, fixed order."""
-    cfg = shrink_odc_config(
+    cfg = shrink_config(
         quickstart_cfg, num_images=160, num_clusters=8,
         batch_size=batch_size, work_dir=work_dir)
     cfg.model.backbone.norm_cfg = dict(type='BN')  # with running statistics

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import torch
-from conftest import REPO, shrink_odc_config
+from conftest import REPO, shrink_config
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 MEMORY = 'memory_bank.'
@@ -25,7 +25,7 @@ def load(work_dir: str, epoch: int) -> dict:
 
 
 def test_resume_equals_uninterrupted_run(quickstart_cfg, tmp_path):
-    cfg = shrink_odc_config(
+    cfg = shrink_config(
         quickstart_cfg, num_images=120, num_clusters=6, batch_size=20,
         work_dir=str(tmp_path))
     config = str(tmp_path / 'odc_tiny.py')

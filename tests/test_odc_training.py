@@ -4,7 +4,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import shrink_odc_config
+from conftest import shrink_config
 from mmengine.config import Config
 from mmengine.runner import Runner
 from sklearn.metrics import normalized_mutual_info_score
@@ -19,7 +19,7 @@ def train(cfg: Config) -> Runner:
 
 
 def test_quickstart_config_trains(quickstart_cfg, tmp_path):
-    cfg = shrink_odc_config(
+    cfg = shrink_config(
         quickstart_cfg, num_images=300, num_clusters=10, batch_size=50,
         work_dir=str(tmp_path))
     cfg.train_cfg.max_epochs = 1
@@ -51,7 +51,7 @@ def test_quickstart_config_trains(quickstart_cfg, tmp_path):
 @pytest.fixture
 def small_cfg(quickstart_cfg, tmp_path) -> Config:
     """The quickstart on 200 images, 10 clusters, batches of 50."""
-    return shrink_odc_config(
+    return shrink_config(
         quickstart_cfg, num_images=200, num_clusters=10, batch_size=50,
         work_dir=str(tmp_path))
 

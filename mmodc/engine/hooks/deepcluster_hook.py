@@ -35,7 +35,9 @@ class DeepClusterHook(Hook):
       (a :class:`DeepClusterSampler`), the class weights of the loss are set
       from the cluster sizes, and the head is re-initialised identically on
       every rank (seeded) with its optimizer state cleared. The labels are
-      saved in checkpoints and re-applied on resume without clustering.
+      saved in checkpoints and re-applied on resume without clustering
+      (unless the checkpoint ended its run: then the clustering that the
+      last epoch skipped is done).
 
     Args:
         extract_dataloader (dict): Dataloader config over the training set
@@ -92,7 +94,9 @@ class DeepClusterHook(Hook):
         self.interval = interval
         self.seed = seed
         self.calibrate_bn_batches = calibrate_bn_batches
+        #: The last assignment and the number of epochs trained before it.
         self.labels: Optional[torch.Tensor] = None
+        self.labels_epoch = -1
         #: Wall seconds of every clustering (extraction included).
         self.clustering_seconds: List[float] = []
 
@@ -108,10 +112,15 @@ class DeepClusterHook(Hook):
                     'checkpoint; not clustering again.')
                 return
         elif self.labels is not None:
-            runner.logger.info(
-                'DeepClusterHook: cluster labels restored from the '
-                'checkpoint; not clustering again.')
-            self._apply_labels(runner, self.labels)
+            if self.labels_epoch == runner.epoch:
+                runner.logger.info(
+                    'DeepClusterHook: cluster labels restored from the '
+                    'checkpoint; not clustering again.')
+                self._apply_labels(runner, self.labels, self.labels_epoch)
+                return
+            # the checkpoint ended its run, whose last epoch is not followed
+            # by a clustering: cluster now, as an uninterrupted run would
+            self.deepcluster(runner, runner.epoch)
             return
         if self.initial:
             self.deepcluster(runner, runner.epoch, calibrate_bn=True)
@@ -123,12 +132,14 @@ class DeepClusterHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if not self.init_memory and self.labels is not None:
-            checkpoint.setdefault('meta', {})['clustering_labels'] = \
-                self.labels.cpu()
+            checkpoint.setdefault('meta', {})['deepcluster'] = dict(
+                labels=self.labels.cpu(), epochs_trained=self.labels_epoch)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if not self.init_memory:
-            self.labels = checkpoint.get('meta', {}).get('clustering_labels')
+        saved = checkpoint.get('meta', {}).get('deepcluster')
+        if not self.init_memory and saved is not None:
+            self.labels = saved['labels']
+            self.labels_epoch = saved['epochs_trained']
 
     # --------------------------------------------------------- clustering
     def deepcluster(self,
@@ -166,7 +177,7 @@ class DeepClusterHook(Hook):
         if self.init_memory:
             model.memory_bank.init_memory(features, labels)
         else:
-            self._apply_labels(runner, labels)
+            self._apply_labels(runner, labels, epochs_trained)
             if self.reinit_head:
                 self._reinit_head(runner, model.head, seed)
         self.clustering_seconds.append(time.perf_counter() - start)
@@ -194,9 +205,10 @@ class DeepClusterHook(Hook):
         return labels
 
     # ------------------------------------------------ applying the labels
-    def _apply_labels(self, runner, labels: torch.Tensor) -> None:
+    def _apply_labels(self, runner, labels: torch.Tensor,
+                      epochs_trained: int) -> None:
         """Hand the labels to the dataset, sampler and loss weights."""
-        self.labels = labels
+        self.labels, self.labels_epoch = labels, epochs_trained
         dataloader = runner.train_dataloader
         dataset = dataloader.dataset
         if not hasattr(dataset, 'assign_labels'):
