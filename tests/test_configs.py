@@ -1,8 +1,9 @@
-"""The ImageNet ODC config builds and trains on a tiny fake ImageNet."""
+"""The ImageNet configs build and train on a tiny fake ImageNet."""
 import os.path as osp
 
 import numpy as np
-from conftest import REPO, shrink_config
+import pytest
+from conftest import REPO, shrink_config, train_set_cfg
 from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
@@ -11,6 +12,8 @@ import mmodc  # noqa: F401
 
 IN1K = osp.join(REPO, 'configs', 'selfsup', 'odc',
                 'odc_resnet50_8xb64-steplr-440e_in1k.py')
+DEEPCLUSTER_IN1K = osp.join(REPO, 'configs', 'selfsup', 'deepcluster',
+                            '{}_resnet50_8xb64-steplr-200e_in1k.py')
 
 
 def make_fake_imagenet(root, classes: int = 2, per_class: int = 6) -> None:
@@ -29,17 +32,25 @@ def make_fake_imagenet(root, classes: int = 2, per_class: int = 6) -> None:
     (root / 'meta' / 'train.txt').write_text(''.join(lines))
 
 
-def test_imagenet_config_reaches_training(tmp_path):
+def fake_imagenet_runner(config: str, tmp_path) -> Runner:
+    """The config on a 12-image fake ImageNet, 2 clusters, 1 iteration."""
     make_fake_imagenet(tmp_path / 'imagenet')
     cfg = shrink_config(
-        Config.fromfile(IN1K), num_images=12, num_clusters=2,
+        Config.fromfile(config), num_images=12, num_clusters=2,
         batch_size=4, work_dir=str(tmp_path / 'work'))
     cluster_hook = cfg.custom_hooks[0]
+    cluster_hook.clustering.pca_dim = min(cluster_hook.clustering.pca_dim, 8)
+    for dataset in (train_set_cfg(cfg),
+                    cluster_hook.extract_dataloader.dataset):
+        dataset.data_root = str(tmp_path / 'imagenet')
     for loader in (cfg.train_dataloader, cluster_hook.extract_dataloader):
-        loader.dataset.data_root = str(tmp_path / 'imagenet')
         loader.pin_memory = False
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1)
-    runner = Runner.from_cfg(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def test_imagenet_config_reaches_training(tmp_path):
+    runner = fake_imagenet_runner(IN1K, tmp_path)
     runner.train()
     memory = runner.model.memory_bank
     assert runner.iter == 1
@@ -47,3 +58,26 @@ def test_imagenet_config_reaches_training(tmp_path):
     assert bool(memory.initialized)
     assert runner.model.backbone.layer4[-1].conv3.out_channels == 2048
     assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == 0.06
+
+
+@pytest.mark.parametrize('variant', ['deepcluster', 'deepcluster-sobel'])
+def test_deepcluster_imagenet_configs_reach_training(variant, tmp_path):
+    config = DEEPCLUSTER_IN1K.format(variant)
+    reference = Config.fromfile(config)
+    hook = reference.custom_hooks[0]
+    assert (hook.clustering.k, hook.clustering.pca_dim) == (10000, 256)
+    assert hook.unif_sampling and not hook.reweight and hook.interval == 1
+    assert reference.train_cfg.max_epochs == 200
+    runner = fake_imagenet_runner(config, tmp_path)
+    runner.train()
+    assert runner.iter == 1
+    assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == 0.1
+    labels = np.load(tmp_path / 'work' / 'cluster_epoch_0.npy')
+    np.testing.assert_array_equal(
+        runner.train_dataloader.dataset.labels.numpy(), labels)
+    backbone = runner.model.backbone
+    if variant == 'deepcluster-sobel':
+        assert backbone.backbone.conv1.in_channels == 2
+        assert not any('sobel' in key for key in runner.model.state_dict())
+    else:
+        assert backbone.conv1.in_channels == 3
