@@ -13,9 +13,32 @@ def _import_faiss():
         import faiss
     except ImportError as error:
         raise ImportError(
-            f'mmodc clustering needs faiss, which is not installed: '
-            f'{FAISS_INSTALL_HINT}.') from error
+            f'mmodc clustering needs faiss, which is not installed '
+            f'(import faiss: {error}): {FAISS_INSTALL_HINT}.') from error
     return faiss
+
+
+def _check_finite(features: torch.Tensor, what: str) -> None:
+    """Raise a FloatingPointError that counts and locates NaN and Inf.
+
+    Args:
+        features (torch.Tensor): ``N x d`` features.
+        what (str): Start of the message, e.g. ``'k-means: the features'``.
+    """
+    finite = torch.isfinite(features)
+    if finite.all():
+        return
+    num_nan = int(torch.isnan(features).sum())
+    num_inf = int((~finite).sum()) - num_nan
+    counts = ' and '.join(
+        f'{count} {kind}' for count, kind in ((num_nan, 'NaN'),
+                                              (num_inf, 'Inf')) if count)
+    first_row = int((~finite).reshape(features.shape[0], -1).any(1)
+                    .nonzero()[0])
+    raise FloatingPointError(
+        f'{what} contain NaN or Inf ({counts} of {features.numel()} '
+        f'values, first in row {first_row}); the network diverged or the '
+        'data is broken: lower the learning rate or check the input data.')
 
 
 def kmeans(features: torch.Tensor,
@@ -38,11 +61,9 @@ def kmeans(features: torch.Tensor,
     if num_clusters > num_samples:
         raise ValueError(
             f'k-means: num_clusters={num_clusters} is larger than the '
-            f'number of samples ({num_samples}); lower num_clusters.')
-    if not torch.isfinite(features).all():
-        raise FloatingPointError(
-            'k-means: the features contain NaN or Inf; the network '
-            'diverged or the data is broken.')
+            f'number of samples ({num_samples}); lower num_clusters (the '
+            '`k` of the clustering config) or cluster more samples.')
+    _check_finite(features, 'k-means: the features')
     faiss = _import_faiss()
     data = np.ascontiguousarray(features.detach().float().cpu().numpy())
     clustering = faiss.Kmeans(

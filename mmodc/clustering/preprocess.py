@@ -1,32 +1,68 @@
 """Feature preprocessing before k-means: optional PCA whitening, then L2."""
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .kmeans import _import_faiss
+from .kmeans import _check_finite, _import_faiss
 
 
-def pca_whiten(features: torch.Tensor, pca_dim: int) -> torch.Tensor:
-    """Project on the top ``pca_dim`` principal components, whitened.
+def _pca_project(features: torch.Tensor, pca_dim: int) -> torch.Tensor:
+    """faiss' whitened PCA: centred, projected, divided by the square root
+    of the eigenvalues of the scatter matrix (a sum over rows, not a mean),
+    so every output column has unit norm, i.e. variance ``1 / N``.
 
     Args:
         features (torch.Tensor): ``N x d`` features.
         pca_dim (int): Output dimension.
 
     Returns:
-        torch.Tensor: ``N x pca_dim`` features on the input's device.
+        torch.Tensor: ``N x pca_dim`` float32 features on the CPU.
     """
     num_samples, dim = features.shape
-    if pca_dim > dim or pca_dim > num_samples:
+    if pca_dim < 1:
         raise ValueError(
-            f'PCA: pca_dim={pca_dim} must not exceed the feature dimension '
-            f'({dim}) nor the number of samples ({num_samples}); lower '
-            'clustering.pca_dim or use -1 for no PCA.')
+            f'PCA: pca_dim={pca_dim} must be positive; set '
+            'clustering.pca_dim to a positive dimension, or to -1 for no '
+            'PCA.')
+    if pca_dim > dim:
+        raise ValueError(
+            f'PCA: pca_dim={pca_dim} is larger than the feature dimension '
+            f'({dim}); lower clustering.pca_dim or use -1 for no PCA.')
+    if pca_dim >= num_samples:
+        # centred, N samples span at most N - 1 dimensions: the last
+        # component would be rounding noise scaled up by the whitening
+        raise ValueError(
+            f'PCA: pca_dim={pca_dim} is not below the number of samples '
+            f'({num_samples}), which span at most {num_samples - 1} '
+            'dimensions once centred; lower clustering.pca_dim or use -1 '
+            'for no PCA.')
     faiss = _import_faiss()
     data = np.ascontiguousarray(features.detach().float().cpu().numpy())
     pca = faiss.PCAMatrix(dim, pca_dim, -0.5)
     pca.train(data)
-    return torch.from_numpy(pca.apply_py(data)).to(features.device)
+    return torch.from_numpy(pca.apply_py(data))
+
+
+def pca_whiten(features: torch.Tensor, pca_dim: int) -> torch.Tensor:
+    """Project on the top ``pca_dim`` principal components, whitened.
+
+    The output columns have zero mean, unit variance (over the ``N`` rows,
+    divided by ``N``) and no correlation.
+
+    Args:
+        features (torch.Tensor): ``N x d`` features.
+        pca_dim (int): Output dimension, ``1 <= pca_dim <= d`` and
+            ``pca_dim < N``.
+
+    Returns:
+        torch.Tensor: ``N x pca_dim`` features on the input's device.
+    """
+    projected = _pca_project(features, pca_dim)
+    # faiss leaves unit-norm columns: scale them to unit variance
+    projected *= math.sqrt(features.shape[0])
+    return projected.to(features.device)
 
 
 def preprocess_features(features: torch.Tensor,
@@ -40,10 +76,10 @@ def preprocess_features(features: torch.Tensor,
     Returns:
         torch.Tensor: The unit-norm rows.
     """
-    if not torch.isfinite(features).all():
-        raise FloatingPointError(
-            'Clustering: the extracted features contain NaN or Inf; the '
-            'network diverged or the data is broken.')
+    _check_finite(features, 'Clustering: the extracted features')
     if pca_dim > 0:
-        features = pca_whiten(features, pca_dim)
+        # as pca_whiten without its scale to unit variance, which the
+        # normalisation undoes (this way the rows are the same bits as
+        # those of faiss' PCAMatrix then L2, as in DeepCluster)
+        features = _pca_project(features, pca_dim).to(features.device)
     return F.normalize(features, dim=1)
