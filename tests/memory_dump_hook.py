@@ -1,4 +1,5 @@
-"""Test-only hook: every rank saves its ODC memory after every iteration.
+"""Test-only hooks: every rank saves its ODC memory after every iteration,
+or its DeepCluster set-up at the start of every epoch.
 
 Loaded by test configs through ``custom_imports``; the banks of all ranks
 can then be compared after a multi-process run.
@@ -27,3 +28,28 @@ class MemoryDumpHook(Hook):
         path = osp.join(runner.work_dir,
                         f'rank{get_rank()}_iter{runner.iter + 1}.pt')
         torch.save(memory.state_dict(), path)
+
+
+@HOOKS.register_module()
+class ClusteringDumpHook(Hook):
+    """Save, at the start of every epoch, what DeepClusterHook set up for it:
+    the dataset's labels, the rank's sampled indices, the class weights and
+    the head, to ``rank{r}_epoch{e}.pt`` (after DistSamplerSeedHook, which
+    has priority NORMAL)."""
+
+    priority = 'LOW'
+
+    def before_train_epoch(self, runner) -> None:
+        model = unwrap_model(runner.model)
+        dataloader = runner.train_dataloader
+        path = osp.join(runner.work_dir,
+                        f'rank{get_rank()}_epoch{runner.epoch}.pt')
+        torch.save(
+            dict(
+                labels=dataloader.dataset.labels.clone(),
+                indices=torch.tensor(list(iter(dataloader.sampler))),
+                class_weights=model.class_weights.clone(),
+                **{
+                    f'head.{name}': value.clone()
+                    for name, value in model.head.state_dict().items()
+                }), path)

@@ -1,0 +1,76 @@
+"""DeepCluster with two processes (torch.distributed, gloo) through
+tools/dist_train.sh: every rank gets the same labels, class weights and
+re-initialised head, the ranks share one uniform-over-clusters draw, and the
+result equals a one-process run with the same global batch."""
+import os.path as osp
+
+import numpy as np
+import torch
+from conftest import shrink_config, train_set_cfg
+from mmengine.config import Config
+from test_deepcluster import DEEPCLUSTER_FMNIST
+from test_odc_distributed import launch
+
+from mmodc.evaluation import normalized_mutual_info
+
+NUM_EPOCHS = 2
+
+
+def deterministic_cfg(batch_size: int, work_dir: str) -> Config:
+    """Samples that do not interact within a batch (frozen BN statistics),
+    no random augmentation."""
+    cfg = shrink_config(
+        Config.fromfile(DEEPCLUSTER_FMNIST), num_images=160,
+        num_clusters=8, batch_size=batch_size, work_dir=work_dir)
+    cfg.model.backbone.norm_cfg = dict(type='BN')  # with running statistics
+    cfg.model.backbone.norm_eval = True
+    cluster_hook = cfg.custom_hooks[0]
+    cluster_hook.clustering.pca_dim = 16
+    train_set_cfg(cfg).pipeline = [
+        dict(type='PackInputs', algorithm_keys=['clustering_label'])
+    ]
+    cfg.train_cfg.max_epochs = NUM_EPOCHS
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
+    cfg.custom_hooks.append(dict(type='ClusteringDumpHook'))
+    cfg.custom_imports = dict(imports=['memory_dump_hook'])
+    return cfg
+
+
+def dump(work_dir: str, rank: int, epoch: int) -> dict:
+    return torch.load(
+        osp.join(work_dir, f'rank{rank}_epoch{epoch}.pt'), weights_only=True)
+
+
+def test_two_processes_agree_and_match_one_process(tmp_path):
+    two, one = str(tmp_path / 'two'), str(tmp_path / 'one')
+    launch(deterministic_cfg(10, two), two, processes=2)
+    launch(deterministic_cfg(20, one), one, processes=1)
+
+    for epoch in range(NUM_EPOCHS):
+        rank0, rank1 = dump(two, 0, epoch), dump(two, 1, epoch)
+        for name in ('labels', 'class_weights', 'head.fc_cls.weight',
+                     'head.fc_cls.bias'):
+            assert torch.equal(rank0[name], rank1[name]), (name, epoch)
+        # the ranks take alternate indices of one draw: the 1-process draw
+        single = dump(one, 0, epoch)
+        both = torch.stack([rank0['indices'], rank1['indices']], 1)
+        if torch.equal(rank0['labels'], single['labels']):
+            assert torch.equal(both.flatten(), single['indices'])
+        # uniform over clusters: every non-empty cluster drawn, none more
+        # than 160 // (non-empty clusters) + 1 times
+        non_empty = torch.bincount(rank0['labels'], minlength=8) > 0
+        drawn = torch.bincount(rank0['labels'][both.flatten()], minlength=8)
+        assert torch.equal(drawn > 0, non_empty)
+        assert drawn.max() <= 160 // non_empty.sum() + 1
+    # before training the features are the same: the same clustering
+    assert torch.equal(dump(two, 0, 0)['labels'], dump(one, 0, 0)['labels'])
+    # after an epoch, gradients averaged over 2 x 10 samples equal those of
+    # the 20-sample batch up to float rounding: (nearly) the same clustering
+    after = [dump(run, 0, 1)['labels'].numpy() for run in (two, one)]
+    assert normalized_mutual_info(*after) > 0.95
+    # the head was re-initialised from the same seed in both runs
+    torch.testing.assert_close(
+        dump(two, 0, 1)['head.fc_cls.weight'],
+        dump(one, 0, 1)['head.fc_cls.weight'])
+    assert not np.array_equal(after[0], dump(two, 0, 0)['labels'].numpy())
