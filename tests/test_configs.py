@@ -81,3 +81,22 @@ def test_deepcluster_imagenet_configs_reach_training(variant, tmp_path):
         assert not any('sobel' in key for key in runner.model.state_dict())
     else:
         assert backbone.conv1.in_channels == 3
+
+
+def test_model_index_lists_existing_configs_under_their_names():
+    import yaml
+    index = yaml.safe_load(open(osp.join(REPO, 'model-index.yml')))
+    names = set()
+    for metafile in index['Import']:
+        meta = yaml.safe_load(open(osp.join(REPO, metafile)))
+        collections = {c['Name'] for c in meta['Collections']}
+        for model in meta['Models']:
+            assert osp.isfile(osp.join(REPO, model['Config'])), model['Name']
+            assert osp.basename(model['Config']) == model['Name'] + '.py'
+            assert model['In Collection'] in collections
+            names.add(model['Name'])
+    assert {
+        'odc_resnet50_8xb64-steplr-440e_in1k',
+        'deepcluster-sobel_resnet50_8xb64-steplr-200e_in1k',
+        'deepcluster_resnet50_8xb64-steplr-200e_in1k',
+    } <= names

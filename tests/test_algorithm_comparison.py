@@ -1,0 +1,83 @@
+"""The ODC vs DeepCluster comparison: both trained alike, one table."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import FASHION_MNIST, QUICKSTART, REPO, shrink_config
+from mmengine.config import Config
+from test_deepcluster import DEEPCLUSTER_FMNIST
+
+from mmodc.datasets import FashionMNIST
+from mmodc.evaluation import normalized_mutual_info
+from mmodc.evaluation.algorithm_comparison import (
+    AlgorithmComparison,
+    Stopwatch,
+)
+
+
+def test_stopwatch_adds_the_time_of_each_call():
+
+    class Worker:
+
+        def work(self, value):
+            sum(range(200000))
+            return value * 2
+
+    worker, watch = Worker(), Stopwatch()
+    watch.wrap(worker, 'work', 'busy')
+    assert worker.work(3) == 6
+    once = watch.seconds['busy']
+    assert once > 0
+    worker.work(1)
+    assert watch.seconds['busy'] > once
+    assert Worker().work(1) == 2 and list(watch.seconds) == ['busy']
+
+
+def tiny(config: str, tmp_path) -> Config:
+    cfg = shrink_config(Config.fromfile(config), num_images=240,
+                        num_clusters=6, batch_size=40,
+                        work_dir=str(tmp_path / 'unused'))
+    cfg.train_cfg.max_epochs = 2
+    cfg.log_level = 'WARNING'
+    for hook in cfg.custom_hooks:
+        if hook.type == 'DeepClusterHook' and hook.clustering.pca_dim > 0:
+            hook.clustering.pca_dim = 16
+    return cfg
+
+
+def test_comparison_trains_and_scores_both(tmp_path):
+    comparison = AlgorithmComparison(
+        dict(ODC=tiny(QUICKSTART, tmp_path),
+             DeepCluster=tiny(DEEPCLUSTER_FMNIST, tmp_path)),
+        str(tmp_path / 'cmp'), kmeans_seeds=(0, ), knn_k=5)
+    text = comparison.run()
+    odc, deepcluster = comparison.rows['ODC'], comparison.rows['DeepCluster']
+    assert '| ODC | ' in text and '| DeepCluster | ' in text
+    saved = json.loads((tmp_path / 'cmp' / 'comparison.json').read_text())
+    assert saved['ODC']['knn_top1'] == pytest.approx(odc['knn_top1'])
+    # the pseudo-labels scored are those the last epoch trained on
+    last = np.load(tmp_path / 'cmp' / 'DeepCluster' / 'cluster_epoch_1.npy')
+    classes = FashionMNIST(data_root=FASHION_MNIST,
+                           indices=240).get_gt_labels()
+    assert deepcluster['pseudo_label_nmi'] == pytest.approx(
+        normalized_mutual_info(classes, last))
+    for row in (odc, deepcluster):
+        assert row['epochs'] == 2
+        assert 0 <= row['kmeans_nmi'] <= 1 and 0 < row['knn_top1'] <= 1
+        assert row['training_seconds_per_epoch'] > 0
+    # ODC clusters once up front; DeepCluster before each of its 2 epochs
+    assert odc['initial_clustering_seconds'] > 0
+    assert deepcluster['initial_clustering_seconds'] == 0
+    assert deepcluster['clustering_seconds_per_epoch'] > 0
+
+
+def test_command_line_rejects_a_missing_config(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/compare_odc_deepcluster.py',
+         '--odc-config', str(tmp_path / 'nope.py'),
+         '--work-dir', str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f'config {tmp_path / "nope.py"} not found' in result.stderr
