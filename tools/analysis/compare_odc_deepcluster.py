@@ -19,6 +19,10 @@ import sys
 
 from mmengine.config import Config
 
+# tools/ holds what the tools share
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _runner_setup import import_mmodc  # noqa: E402
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ODC = 'configs/selfsup/odc/odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py'
 DEEPCLUSTER = ('configs/selfsup/deepcluster/'
@@ -58,13 +62,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Train both, score both, print the table."""
     args = parse_args()
-    try:
-        import mmodc  # noqa: F401
-    except ImportError as error:
-        if error.name != 'mmodc':
-            raise
-        sys.exit('mmodc is not installed: run `bash tools/install_deps.sh` '
-                 '(or `pip install -e .`) in the mmodc repository.')
+    import_mmodc()
     from mmodc.evaluation.algorithm_comparison import AlgorithmComparison
 
     for path in (args.odc_config, args.deepcluster_config):

@@ -20,6 +20,10 @@ import sys
 
 from mmengine.config import Config, DictAction
 
+# tools/ holds what the tools share
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _runner_setup import import_mmodc  # noqa: E402
+
 
 def parse_args() -> argparse.Namespace:
     """Parse the command line."""
@@ -70,13 +74,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Compute, write and print the report."""
     args = parse_args()
-    try:
-        import mmodc  # noqa: F401
-    except ImportError as error:
-        if error.name != 'mmodc':
-            raise
-        sys.exit('mmodc is not installed: run `bash tools/install_deps.sh` '
-                 '(or `pip install -e .`) in the mmodc repository.')
+    import_mmodc()
     from mmodc.evaluation.odc_report import ODCReport
 
     if not osp.isfile(args.checkpoint):
