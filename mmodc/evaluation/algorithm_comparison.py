@@ -18,8 +18,6 @@ from collections import defaultdict
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
-import torch
-import torch.nn as nn
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -27,7 +25,7 @@ from mmodc.engine.extractor import extract_features, unwrap_model
 from mmodc.engine.hooks import DeepClusterHook, ODCHook
 from .feature_eval import evaluate_features
 from .functional import normalized_mutual_info
-from .odc_report import extract_dataloader_cfg
+from .odc_report import extract_dataloader_cfg, pooled_backbone
 
 
 class Stopwatch:
@@ -57,12 +55,6 @@ class Stopwatch:
         setattr(owner, method, timed)
 
 
-def pooled_backbone(model: nn.Module, data: dict) -> torch.Tensor:
-    """Global average pool of the last backbone stage."""
-    last = model.backbone(data['inputs'])[-1]
-    return last.mean(dim=(2, 3)) if last.dim() == 4 else last
-
-
 def train_timed(cfg: Config) -> Dict:
     """Train ``cfg`` and time its clustering work.
 
@@ -89,20 +81,21 @@ def train_timed(cfg: Config) -> Dict:
     start = time.perf_counter()
     runner.train()
     total = time.perf_counter() - start
-    epochs = runner.epoch
     clusterings = cluster_hook.clustering_seconds if cluster_hook else []
-    initial = clusterings[0] if clusterings else 0.
-    # ODC clusters once before training; DeepCluster before every epoch
-    per_epoch = watch.seconds['online'] if memory is not None else \
-        sum(clusterings)
-    one_off = initial if memory is not None else 0.
+    if memory is not None:
+        # ODC clusters once before training, then works online
+        one_off, recurring = clusterings[0], watch.seconds['online']
+    else:
+        # DeepCluster clusters before every epoch
+        one_off, recurring = 0., sum(clusterings)
+    epochs = runner.epoch
     return dict(
         runner=runner,
         epochs=epochs,
         train_seconds=total,
         initial_clustering_seconds=one_off,
-        clustering_seconds_per_epoch=per_epoch / epochs,
-        training_seconds_per_epoch=(total - one_off - per_epoch) / epochs)
+        clustering_seconds_per_epoch=recurring / epochs,
+        training_seconds_per_epoch=(total - one_off - recurring) / epochs)
 
 
 def final_pseudo_labels(runner: Runner) -> np.ndarray:

@@ -55,13 +55,22 @@ class _PixelModel(BaseModel):
         return inputs.flatten(1)
 
 
+def pool_last_stage(stages: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Global average pool of the last backbone output (``B x C``)."""
+    last = stages[-1]
+    return (last.mean(dim=(2, 3)) if last.dim() == 4 else last).flatten(1)
+
+
+def pooled_backbone(model: nn.Module, data: dict) -> torch.Tensor:
+    """Forward for :func:`extract_features`: the pooled last stage."""
+    return pool_last_stage(model.backbone(data['inputs']))
+
+
 def _backbone_and_neck(model: nn.Module, data: dict) -> torch.Tensor:
     """The pooled last backbone stage and the neck output, concatenated."""
     stages = model.backbone(data['inputs'])
-    pooled = stages[-1].mean(dim=(2, 3)) if stages[-1].dim() == 4 \
-        else stages[-1]
     embedding = model.neck(stages)[0]
-    return torch.cat([pooled.flatten(1), embedding.flatten(1)], dim=1)
+    return torch.cat([pool_last_stage(stages), embedding.flatten(1)], dim=1)
 
 
 def extract_odc_features(model: nn.Module,

@@ -2,7 +2,9 @@
 # images, sized for a 2-core CPU (a few minutes). `bash tools/quickstart.sh`
 # trains it and writes the evaluation report.
 _base_ = [
+    '../../_base_/models/resnet18-w16_fashionmnist.py',
     '../../_base_/datasets/fashionmnist_odc.py',
+    '../../_base_/schedules/sgd-steplr-8e_fashionmnist.py',
     '../../_base_/default_runtime.py',
 ]
 
@@ -11,20 +13,6 @@ num_images = 60000
 
 model = dict(
     type='ODC',
-    data_preprocessor=dict(
-        type='ClsDataPreprocessor', mean=[72.94], std=[90.02], to_rgb=False),
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        in_channels=1,
-        stem_channels=16,
-        base_channels=16,
-        strides=(2, 2, 2, 2),  # 28 -> 14 -> 7 -> 4 -> 2: CPU-sized
-        # batch statistics also at extraction: a fresh network's running
-        # statistics would make its eval-mode features, which seed the
-        # memory, differ from the training-mode ones
-        norm_cfg=dict(type='BN', track_running_stats=False),
-        out_indices=[3]),
     neck=dict(
         type='ODCNeck',
         in_channels=128,
@@ -61,17 +49,6 @@ custom_hooks = [
         save_labels_interval=None),
     dict(type='RandomStatesHook'),  # exact resume
 ]
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.06, momentum=0.9, weight_decay=1e-5),
-    paramwise_cfg=dict(custom_keys={'head': dict(momentum=0.)}))
-
-param_scheduler = [
-    dict(type='MultiStepLR', by_epoch=True, milestones=[6], gamma=0.4)
-]
-
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
