@@ -112,18 +112,22 @@ class DeepClusterHook(Hook):
                     'checkpoint; not clustering again.')
                 return
         elif self.labels is not None:
-            if self.labels_epoch == runner.epoch:
-                runner.logger.info(
-                    'DeepClusterHook: cluster labels restored from the '
-                    'checkpoint; not clustering again.')
-                self._apply_labels(runner, self.labels, self.labels_epoch)
-                return
-            # the checkpoint ended its run, whose last epoch is not followed
-            # by a clustering: cluster now, as an uninterrupted run would
-            self.deepcluster(runner, runner.epoch)
+            self._resume_labels(runner)
             return
         if self.initial:
             self.deepcluster(runner, runner.epoch, calibrate_bn=True)
+
+    def _resume_labels(self, runner) -> None:
+        """Re-apply the labels restored from the checkpoint, or cluster if
+        they predate its last epoch (the checkpoint ended its run, and the
+        last epoch is not followed by a clustering)."""
+        if self.labels_epoch == runner.epoch:
+            runner.logger.info(
+                'DeepClusterHook: cluster labels restored from the '
+                'checkpoint; not clustering again.')
+            self._apply_labels(runner, self.labels, self.labels_epoch)
+        else:
+            self.deepcluster(runner, runner.epoch)
 
     def after_train_epoch(self, runner) -> None:
         last_epoch = runner.epoch + 1 >= runner.max_epochs
