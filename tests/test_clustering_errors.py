@@ -32,45 +32,29 @@ def blobs(num_blobs: int, per_blob: int, dim: int = 8, seed: int = 0):
     return features, truth
 
 
-# ---------------------------------------------------------------- k-means
-def test_kmeans_with_more_clusters_than_samples():
-    with pytest.raises(ValueError) as info:
-        kmeans(torch.randn(5, 3), 6)
-    message = str(info.value)
-    assert 'num_clusters=6' in message
-    assert 'number of samples (5)' in message
-    assert 'lower num_clusters' in message
-    assert 'or cluster more samples' in message
-
-
-# -------------------------------------------------------------------- PCA
-def test_pca_dim_larger_than_the_feature_dim():
-    with pytest.raises(ValueError) as info:
-        preprocess_features(torch.randn(50, 8), 16)
-    message = str(info.value)
-    assert 'pca_dim=16' in message
-    assert 'feature dimension (8)' in message
-    assert 'lower clustering.pca_dim or use -1 for no PCA' in message
-
-
-@pytest.mark.parametrize('pca_dim', [6, 4], ids=['above', 'equal'])
-def test_pca_dim_not_below_the_number_of_samples(pca_dim):
+# ------------------------------------------------- k-means and PCA sizes
+@pytest.mark.parametrize('call, fragments', [
+    (lambda: kmeans(torch.randn(5, 3), 6),
+     ['num_clusters=6', 'number of samples (5)', 'lower num_clusters',
+      'or cluster more samples']),
+    (lambda: preprocess_features(torch.randn(50, 8), 16),
+     ['pca_dim=16', 'feature dimension (8)',
+      'lower clustering.pca_dim or use -1 for no PCA']),
     # centred, 4 samples span 3 dimensions: a 4th would be whitened noise
+    (lambda: pca_whiten(torch.randn(4, 8), 6),
+     ['pca_dim=6', 'number of samples (4)', 'at most 3 dimensions',
+      'lower clustering.pca_dim or use -1 for no PCA']),
+    (lambda: pca_whiten(torch.randn(4, 8), 4),
+     ['pca_dim=4', 'number of samples (4)', 'at most 3 dimensions']),
+    (lambda: pca_whiten(torch.randn(20, 8), 0),
+     ['pca_dim=0 must be positive', 'or to -1 for no PCA']),
+], ids=['k_above_n', 'pca_above_dim', 'pca_above_n', 'pca_equal_n',
+        'pca_zero'])
+def test_bad_sizes_name_the_value_and_the_fix(call, fragments):
     with pytest.raises(ValueError) as info:
-        pca_whiten(torch.randn(4, 8), pca_dim)
-    message = str(info.value)
-    assert f'pca_dim={pca_dim}' in message
-    assert 'number of samples (4)' in message
-    assert 'at most 3 dimensions' in message
-    assert 'lower clustering.pca_dim or use -1 for no PCA' in message
-
-
-def test_pca_dim_zero():
-    with pytest.raises(ValueError) as info:
-        pca_whiten(torch.randn(20, 8), 0)
-    message = str(info.value)
-    assert 'pca_dim=0 must be positive' in message
-    assert 'or to -1 for no PCA' in message
+        call()
+    for fragment in fragments:
+        assert fragment in str(info.value)
 
 
 # ---------------------------------------------------------- faiss missing

@@ -85,10 +85,14 @@ def test_deepcluster_imagenet_configs_reach_training(variant, tmp_path):
 
 def test_model_index_lists_existing_configs_under_their_names():
     import yaml
-    index = yaml.safe_load(open(osp.join(REPO, 'model-index.yml')))
+
+    def load(path: str) -> dict:
+        with open(osp.join(REPO, path)) as file:
+            return yaml.safe_load(file)
+
     names = set()
-    for metafile in index['Import']:
-        meta = yaml.safe_load(open(osp.join(REPO, metafile)))
+    for metafile in load('model-index.yml')['Import']:
+        meta = load(metafile)
         collections = {c['Name'] for c in meta['Collections']}
         for model in meta['Models']:
             assert osp.isfile(osp.join(REPO, model['Config'])), model['Name']

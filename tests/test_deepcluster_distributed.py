@@ -9,7 +9,7 @@ import torch
 from conftest import shrink_config, train_set_cfg
 from mmengine.config import Config
 from test_deepcluster import DEEPCLUSTER_FMNIST
-from test_odc_distributed import launch
+from test_odc_distributed import launch, with_frozen_bn_and_dumps
 
 from mmodc.evaluation import normalized_mutual_info
 
@@ -19,21 +19,16 @@ NUM_EPOCHS = 2
 def deterministic_cfg(batch_size: int, work_dir: str) -> Config:
     """Samples that do not interact within a batch (frozen BN statistics),
     no random augmentation."""
-    cfg = shrink_config(
-        Config.fromfile(DEEPCLUSTER_FMNIST), num_images=160,
-        num_clusters=8, batch_size=batch_size, work_dir=work_dir)
-    cfg.model.backbone.norm_cfg = dict(type='BN')  # with running statistics
-    cfg.model.backbone.norm_eval = True
-    cluster_hook = cfg.custom_hooks[0]
-    cluster_hook.clustering.pca_dim = 16
+    cfg = with_frozen_bn_and_dumps(
+        shrink_config(
+            Config.fromfile(DEEPCLUSTER_FMNIST), num_images=160,
+            num_clusters=8, batch_size=batch_size, work_dir=work_dir),
+        'ClusteringDumpHook')
+    cfg.custom_hooks[0].clustering.pca_dim = 16
     train_set_cfg(cfg).pipeline = [
         dict(type='PackInputs', algorithm_keys=['clustering_label'])
     ]
     cfg.train_cfg.max_epochs = NUM_EPOCHS
-    cfg.param_scheduler = []
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
-    cfg.custom_hooks.append(dict(type='ClusteringDumpHook'))
-    cfg.custom_imports = dict(imports=['memory_dump_hook'])
     return cfg
 
 
@@ -52,19 +47,20 @@ def test_two_processes_agree_and_match_one_process(tmp_path):
         for name in ('labels', 'class_weights', 'head.fc_cls.weight',
                      'head.fc_cls.bias'):
             assert torch.equal(rank0[name], rank1[name]), (name, epoch)
-        # the ranks take alternate indices of one draw: the 1-process draw
-        single = dump(one, 0, epoch)
         both = torch.stack([rank0['indices'], rank1['indices']], 1)
-        if torch.equal(rank0['labels'], single['labels']):
-            assert torch.equal(both.flatten(), single['indices'])
         # uniform over clusters: every non-empty cluster drawn, none more
         # than 160 // (non-empty clusters) + 1 times
         non_empty = torch.bincount(rank0['labels'], minlength=8) > 0
         drawn = torch.bincount(rank0['labels'][both.flatten()], minlength=8)
         assert torch.equal(drawn > 0, non_empty)
         assert drawn.max() <= 160 // non_empty.sum() + 1
-    # before training the features are the same: the same clustering
-    assert torch.equal(dump(two, 0, 0)['labels'], dump(one, 0, 0)['labels'])
+    # before training the features are the same: the same clustering, and
+    # the ranks take alternate indices of the 1-process draw
+    first_two, first_one = dump(two, 0, 0), dump(one, 0, 0)
+    assert torch.equal(first_two['labels'], first_one['labels'])
+    alternate = torch.stack(
+        [first_two['indices'], dump(two, 1, 0)['indices']], 1).flatten()
+    assert torch.equal(alternate, first_one['indices'])
     # after an epoch, gradients averaged over 2 x 10 samples equal those of
     # the 20-sample batch up to float rounding: (nearly) the same clustering
     after = [dump(run, 0, 1)['labels'].numpy() for run in (two, one)]

@@ -20,15 +20,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def with_frozen_bn_and_dumps(cfg: Config, dump_hook: str) -> Config:
+    """The backbone's BatchNorm frozen (running statistics), so that samples
+    do not interact within a batch; no LR schedule, no checkpoints; every
+    rank dumps its state with ``dump_hook`` (tests/memory_dump_hook.py)."""
+    cfg.model.backbone.norm_cfg = dict(type='BN')  # with running statistics
+    cfg.model.backbone.norm_eval = True
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
+    cfg.custom_hooks.append(dict(type=dump_hook))
+    cfg.custom_imports = dict(imports=['memory_dump_hook'])
+    return cfg
+
+
 def deterministic_cfg(quickstart_cfg: Config, batch_size: int,
                       work_dir: str) -> Config:
     """Samples that do not interact within a batch (frozen BN statistics, no
     BN in the neck, no dropout), no random augmentation, fixed order."""
-    cfg = shrink_config(
-        quickstart_cfg, num_images=160, num_clusters=8,
-        batch_size=batch_size, work_dir=work_dir)
-    cfg.model.backbone.norm_cfg = dict(type='BN')  # with running statistics
-    cfg.model.backbone.norm_eval = True
+    cfg = with_frozen_bn_and_dumps(
+        shrink_config(
+            quickstart_cfg, num_images=160, num_clusters=8,
+            batch_size=batch_size, work_dir=work_dir), 'MemoryDumpHook')
     cfg.model.neck.update(norm_cfg=None, dropout=0.)
     cluster_hook = next(
         hook for hook in cfg.custom_hooks if hook.type == 'DeepClusterHook')
@@ -36,10 +48,6 @@ def deterministic_cfg(quickstart_cfg: Config, batch_size: int,
         cluster_hook.extract_dataloader.dataset.pipeline
     cfg.train_dataloader.sampler.shuffle = False
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=NUM_ITERS)
-    cfg.param_scheduler = []
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
-    cfg.custom_hooks.append(dict(type='MemoryDumpHook'))
-    cfg.custom_imports = dict(imports=['memory_dump_hook'])
     return cfg
 
 
