@@ -25,8 +25,8 @@ Synthetic data: a Gaussian mixture (``k`` centres on the unit sphere, each
 sample a noisy copy of a random centre), L2-normalised, from a fixed seed.
 The default size is N = 200,000, d = 256, k = 10,000 (about 2.5 minutes per
 run on 2 CPU cores); ``--imagenet`` is the reference DeepCluster/ODC scale,
-N = 1,281,167 (6.4 times the work: about 16 minutes per run on 2 cores, and
-1.3 GB for the features plus faiss' work space).
+N = 1,281,167 (6.4 times the work: an estimated 16 minutes per run on 2
+cores, not measured; 1.3 GB for the features plus faiss' work space).
 
 The CPU time that other processes took during each run is printed: on a
 shared machine, timings taken under load are not worth reporting.
