@@ -1,3 +1,4 @@
 from .clustering_metric import ClusteringMetric
+from .multi_head_accuracy import MultiHeadAccuracy
 
-__all__ = ['ClusteringMetric']
+__all__ = ['ClusteringMetric', 'MultiHeadAccuracy']

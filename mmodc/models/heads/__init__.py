@@ -1,3 +1,4 @@
 from .cluster_cls_head import ClusterClsHead
+from .multi_level_cls_head import MultiLevelClsHead
 
-__all__ = ['ClusterClsHead']
+__all__ = ['ClusterClsHead', 'MultiLevelClsHead']

@@ -1,3 +1,4 @@
+from .multi_pooling import MultiPooling
 from .odc_neck import ODCNeck
 
-__all__ = ['ODCNeck']
+__all__ = ['MultiPooling', 'ODCNeck']

@@ -1,0 +1,109 @@
+"""ResNet whose outputs include the stem (feature1..feature5)."""
+from typing import Sequence, Tuple
+
+import torch
+from mmpretrain.models.backbones import ResNet
+
+from mmodc.registry import MODELS
+
+
+def check_level_indices(out_indices: Sequence[int], num_stages: int,
+                        backbone: str) -> Tuple[int, ...]:
+    """Validate levels counted with 0 = stem, 1..num_stages = the stages.
+
+    Args:
+        out_indices (Sequence[int]): The requested levels.
+        num_stages (int): Number of residual stages of the network.
+        backbone (str): Name of the backbone, for the error message.
+
+    Returns:
+        tuple[int]: The levels, in network order.
+    """
+    valid = list(range(num_stages + 1))
+    if (isinstance(out_indices, (str, int))
+            or not isinstance(out_indices, Sequence) or not out_indices
+            or not all(isinstance(index, int) for index in out_indices)
+            or len(set(out_indices)) != len(out_indices)
+            or not set(out_indices) <= set(valid)):
+        raise ValueError(
+            f'{backbone}: out_indices={out_indices!r} is invalid; give a '
+            f'non-empty list of distinct levels from {valid} (0 = the stem '
+            f'before the max-pool, i = stage i), e.g. out_indices={valid}.')
+    return tuple(sorted(out_indices))
+
+
+@MODELS.register_module()
+class MultiLevelResNet(ResNet):
+    """MMPretrain's ResNet that can also output its stem.
+
+    The levels of ``out_indices`` count the stem output (after conv1, norm
+    and ReLU, or the deep stem, *before* the max-pool: 64 x 112 x 112 for
+    a ResNet-50 at 224 px) as 0 and the residual stages as 1..4, i.e.
+    feature1..feature5 of the multi-head linear evaluation and the VOC07
+    SVM benchmark (OpenSelfSup numbering). The modules, and so the state
+    dict, are MMPretrain ResNet's: a ``backbone.`` checkpoint of any ResNet
+    model loads unchanged. ``frozen_stages`` and ``norm_eval`` work as in
+    ResNet (``frozen_stages=4`` freezes the stem and all stages).
+
+    Args:
+        depth (int): Network depth, from {18, 34, 50, 101, 152}.
+        out_indices (Sequence[int]): Levels to output (0 = stem, i = stage
+            i). Defaults to ``(0, 1, 2, 3, 4)``.
+        **kwargs: The other arguments of MMPretrain's ``ResNet``.
+    """
+
+    def __init__(self,
+                 depth: int,
+                 out_indices: Sequence[int] = (0, 1, 2, 3, 4),
+                 **kwargs) -> None:
+        levels = check_level_indices(out_indices,
+                                     kwargs.get('num_stages', 4),
+                                     type(self).__name__)
+        # ResNet only knows stage indices; the levels replace them below
+        super().__init__(depth, out_indices=(0, ), **kwargs)
+        self.out_indices = levels
+
+    def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem, without the max-pool.
+
+        Args:
+            x (torch.Tensor): ``B x C x H x W`` images.
+
+        Returns:
+            torch.Tensor: The stem output (level 0).
+        """
+        if self.deep_stem:
+            return self.stem(x)
+        return self.relu(self.norm1(self.conv1(x)))
+
+    def stem_pool(self, x: torch.Tensor) -> torch.Tensor:
+        """The max-pool between the stem and the first stage.
+
+        Args:
+            x (torch.Tensor): The stem output.
+
+        Returns:
+            torch.Tensor: The input of the first stage.
+        """
+        return self.maxpool(x)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """The outputs of the requested levels.
+
+        Args:
+            x (torch.Tensor): ``B x C x H x W`` images.
+
+        Returns:
+            tuple[torch.Tensor]: One map per level of ``out_indices``, in
+            network order.
+        """
+        x = self.stem_forward(x)
+        outs = [x] if 0 in self.out_indices else []
+        x = self.stem_pool(x)
+        for level, layer_name in enumerate(self.res_layers, start=1):
+            if level > self.out_indices[-1]:
+                break
+            x = getattr(self, layer_name)(x)
+            if level in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
