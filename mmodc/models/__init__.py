@@ -5,3 +5,4 @@ from .backbones import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .memories import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
+from .utils import *  # noqa: F401,F403

@@ -1,0 +1,3 @@
+from .checked_pretrained_init import CheckedPretrainedInit
+
+__all__ = ['CheckedPretrainedInit']

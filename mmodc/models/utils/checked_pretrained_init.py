@@ -1,0 +1,135 @@
+"""``Pretrained`` initialisation that refuses to go on without weights."""
+import os.path as osp
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.model.weight_init import PretrainedInit, update_init_info
+from mmengine.runner.checkpoint import (
+    _load_checkpoint,
+    _load_checkpoint_with_prefix,
+    load_state_dict,
+)
+
+from mmodc.registry import WEIGHT_INITIALIZERS
+
+#: How the benchmark configs take the checkpoint to evaluate.
+CHECKPOINT_HINT = ('pass the checkpoint to evaluate, e.g. `mim train mmodc '
+                   '<config> --cfg-options '
+                   'model.backbone.init_cfg.checkpoint=<path or URL>`')
+
+
+def describe_mismatch(expected: Dict[str, torch.Tensor],
+                      given: Dict[str, torch.Tensor],
+                      examples: int = 3) -> str:
+    """What keeps a state dict from loading strictly into a module.
+
+    Args:
+        expected (dict[str, torch.Tensor]): The module's state dict.
+        given (dict[str, torch.Tensor]): The state dict to load.
+        examples (int): How many keys to name per kind of problem.
+
+    Returns:
+        str: The missing, unexpected and mis-shaped keys (counts and
+        examples); empty if none.
+    """
+    # BatchNorm counters are not weights (MMEngine ignores them too)
+    missing = [key for key in expected if key not in given
+               and not key.endswith('num_batches_tracked')]
+    unexpected = [key for key in given if key not in expected]
+    shapes = [
+        f'{key} {tuple(given[key].shape)} vs {tuple(value.shape)}'
+        for key, value in expected.items()
+        if key in given and given[key].shape != value.shape
+    ]
+    problems = (('missing', missing), ('unexpected', unexpected),
+                ('checkpoint vs model shape', shapes))
+    return '; '.join(
+        f'{len(keys)} {kind} (e.g. {", ".join(keys[:examples])})'
+        for kind, keys in problems if keys)
+
+
+@WEIGHT_INITIALIZERS.register_module(name='Pretrained')
+class CheckedPretrainedInit(PretrainedInit):
+    """MMEngine's ``Pretrained`` with clear errors, in the ``mmodc`` scope.
+
+    MMEngine's initialiser fails with a ``TypeError`` deep in its checkpoint
+    loader when ``checkpoint`` is None, and loads non-strictly: a checkpoint
+    of another network (a Sobel one for an RGB backbone, the wrong prefix)
+    leaves the unmatched weights random with only a log warning. A linear
+    evaluation of random weights is worthless, so here a missing checkpoint
+    (None, or no such local file) is an error naming the fix, and
+    ``strict=True`` makes every mismatched key or shape an error too, on
+    every rank. Registered under MMEngine's
+    name so that ``BaseModule`` still loads it after the other initialisers.
+
+    Args:
+        checkpoint (str, optional): Path or URL of the checkpoint.
+        prefix (str, optional): The prefix of the sub-module's keys in the
+            checkpoint, e.g. ``'backbone.'``. Defaults to the whole model.
+        map_location (str): Device the tensors are mapped to. Defaults to
+            'cpu'.
+        strict (bool): Whether the checkpoint must hold exactly the module's
+            keys and shapes. Defaults to False (MMEngine's behaviour).
+    """
+
+    def __init__(self,
+                 checkpoint: Optional[str],
+                 prefix: Optional[str] = None,
+                 map_location: str = 'cpu',
+                 strict: bool = False) -> None:
+        super().__init__(checkpoint, prefix=prefix, map_location=map_location)
+        self.strict = strict
+
+    def __call__(self, module: nn.Module) -> None:
+        """Load the checkpoint into ``module``.
+
+        Args:
+            module (nn.Module): The module with this ``init_cfg``.
+        """
+        self._check_checkpoint(module)
+        if not self.strict:
+            super().__call__(module)
+            return
+        self._load_strictly(module)
+        if hasattr(module, '_params_init_info'):
+            update_init_info(module, init_info=self._get_init_info())
+
+    def _check_checkpoint(self, module: nn.Module) -> None:
+        """Fail clearly when there is no checkpoint to load.
+
+        Args:
+            module (nn.Module): The module, for the error message.
+        """
+        owner = f'init_cfg Pretrained of {type(module).__name__}'
+        if not isinstance(self.checkpoint, str) or not self.checkpoint:
+            raise ValueError(
+                f'{owner} has checkpoint={self.checkpoint!r}, so the '
+                f'weights would stay random; {CHECKPOINT_HINT}.')
+        if '://' not in self.checkpoint and not osp.isfile(
+                osp.expanduser(self.checkpoint)):
+            raise FileNotFoundError(
+                f'{owner}: checkpoint {self.checkpoint} not found; check the '
+                f'path or {CHECKPOINT_HINT}.')
+
+    def _load_strictly(self, module: nn.Module) -> None:
+        """Load, every key and shape of the module required to match.
+
+        Args:
+            module (nn.Module): The module to load into.
+        """
+        if self.prefix is None:
+            checkpoint = _load_checkpoint(self.checkpoint, self.map_location)
+            state_dict = checkpoint.get('state_dict', checkpoint)
+        else:
+            state_dict = _load_checkpoint_with_prefix(
+                self.prefix, self.checkpoint, map_location=self.map_location)
+        mismatch = describe_mismatch(module.state_dict(), state_dict)
+        if mismatch:
+            raise RuntimeError(
+                f'init_cfg Pretrained of {type(module).__name__}: checkpoint '
+                f'{self.checkpoint} (keys under prefix {self.prefix!r}) does '
+                f'not fit the model: {mismatch}. Use a checkpoint of this '
+                'architecture (a Sobel DeepCluster checkpoint needs a -sobel '
+                'config, and the reverse).')
+        load_state_dict(module, state_dict, strict=True, logger='current')
