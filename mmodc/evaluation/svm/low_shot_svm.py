@@ -1,0 +1,258 @@
+"""Low-shot VOC07 SVMs: k positives and 19 k negatives per class.
+
+For every k (1, 2, 4, ... 96) and each of 5 independent draws, every class
+trains its SVMs (all reference costs) on its own k positives and 19 k
+negatives of trainval and is tested on the whole test set. The draws come
+from one seeded generator and are saved, so a run can be repeated.
+
+Two selections of the cost are reported:
+
+* ``reference``: the cost that maximises the mean test mAP over the
+  draws, which is how the published low-shot tables were made (the cost is
+  chosen on the test set);
+* ``cross_validated``: per draw and class, the cost with the best
+  cross-validated AP on that low-shot training set (``min(3, k)`` folds).
+  With k = 1 no split keeps a positive on both sides, so k = 1 uses the
+  costs cross-validated on the k = 2 draw of the same index.
+"""
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .average_precision import average_precision
+from .cross_validation import fit_with_cross_validation
+from .voc07_svm import (
+    POSITIVE_WEIGHT,
+    REFERENCE_COSTS,
+    bias_gram,
+    check_targets,
+    svm_features,
+    training_labels,
+)
+
+#: Positives per class of the reference low-shot benchmark.
+SHOTS = (1, 2, 4, 8, 16, 32, 64, 96)
+#: Independent draws per k.
+NUM_DRAWS = 5
+#: Negatives drawn per positive.
+NEGATIVES_PER_POSITIVE = 19
+
+
+def _first_in_random_order(eligible: torch.Tensor, count: int,
+                           generator: torch.Generator) -> torch.Tensor:
+    """``count`` random eligible rows per (draw, class) column.
+
+    Args:
+        eligible (torch.Tensor): ``D x N x L`` boolean.
+        count (int): Rows to take per column.
+        generator (torch.Generator): Source of the random order.
+
+    Returns:
+        torch.Tensor: ``D x count x L`` row indices.
+    """
+    keys = torch.rand(eligible.shape, generator=generator, dtype=torch.float64)
+    keys.masked_fill_(~eligible, float('inf'))
+    return keys.argsort(dim=1)[:, :count]
+
+
+def draw_low_shot_samples(targets: torch.Tensor,
+                          shots: Sequence[int] = SHOTS,
+                          num_draws: int = NUM_DRAWS,
+                          seed: int = 0) -> Dict[int, np.ndarray]:
+    """Draw each class's low-shot training sets from a fixed seed.
+
+    Negatives are the images that are not positives of the class (difficult
+    ones included, as in training).
+
+    Args:
+        targets (torch.Tensor): ``N x L`` trainval targets in ``{1, 0, -1}``.
+        shots (Sequence[int]): The values of k.
+        num_draws (int): Independent draws per k.
+        seed (int): Seed of the generator.
+
+    Returns:
+        dict[int, np.ndarray]: For every k an int64 array of shape
+        ``num_draws x L x 20k``: the trainval indices of the k positives
+        followed by the 19 k negatives of every draw and class.
+    """
+    targets = check_targets(targets, 'low-shot targets')
+    generator = torch.Generator().manual_seed(seed)
+    positive = (targets == 1).expand(num_draws, *targets.shape)
+    samples = {}
+    for shot in shots:
+        _check_enough(targets, shot)
+        chosen = torch.cat([
+            _first_in_random_order(positive, shot, generator),
+            _first_in_random_order(~positive,
+                                   NEGATIVES_PER_POSITIVE * shot, generator)
+        ], dim=1)
+        samples[shot] = chosen.transpose(1, 2).numpy()
+    return samples
+
+
+def _check_enough(targets: torch.Tensor, shot: int) -> None:
+    """Fail, naming the class, when a class has too few samples for k."""
+    positives = (targets == 1).sum(0)
+    negatives = (targets != 1).sum(0)
+    short = ((positives < shot) |
+             (negatives < NEGATIVES_PER_POSITIVE * shot)).nonzero()
+    if len(short):
+        cls = int(short[0])
+        raise ValueError(
+            f'Low-shot k={shot}: class {cls} has {int(positives[cls])} '
+            f'positives and {int(negatives[cls])} negatives in trainval, '
+            f'fewer than the {shot} and {NEGATIVES_PER_POSITIVE * shot} '
+            'needed; leave this k out (--shots).')
+
+
+def save_low_shot_samples(samples: Dict[int, np.ndarray], path: str,
+                          seed: int) -> None:
+    """Write the draws to an ``.npz`` file (keys ``k{shot}`` and ``seed``)."""
+    np.savez(path, seed=seed, **{f'k{k}': v for k, v in samples.items()})
+
+
+def load_low_shot_samples(path: str, num_train: int,
+                          num_classes: int) -> Dict[int, np.ndarray]:
+    """Read draws written by :func:`save_low_shot_samples` and check them.
+
+    Args:
+        path (str): The ``.npz`` file.
+        num_train (int): Number of trainval samples they must index.
+        num_classes (int): Number of classes they must cover.
+
+    Returns:
+        dict[int, np.ndarray]: As :func:`draw_low_shot_samples`.
+    """
+    with np.load(path) as archive:
+        samples = {
+            int(key[1:]): archive[key]
+            for key in archive.files if key.startswith('k')
+        }
+    for shot, chosen in samples.items():
+        if (chosen.ndim != 3 or chosen.shape[1] != num_classes
+                or chosen.shape[2] != shot * (1 + NEGATIVES_PER_POSITIVE)
+                or chosen.min() < 0 or chosen.max() >= num_train):
+            raise ValueError(
+                f'{path}: the draws of k={shot} (shape {chosen.shape}) do not '
+                f'fit {num_train} trainval samples of {num_classes} classes; '
+                'they were made for other features: delete the file to draw '
+                'again.')
+    return samples
+
+
+def _draw_results(train_gram: torch.Tensor, test_gram: torch.Tensor,
+                  train_labels: torch.Tensor, test_targets: torch.Tensor,
+                  chosen: torch.Tensor, costs: Sequence[float],
+                  positive_weight: float, num_folds: int,
+                  **solver_options):
+    """CV AP and test AP of every class and cost for one draw.
+
+    Args:
+        train_gram (torch.Tensor): ``N x N`` trainval Gram with the bias.
+        test_gram (torch.Tensor): ``M x N`` test-trainval Gram with the
+            bias.
+        train_labels (torch.Tensor): ``N x L`` +1/-1 training labels.
+        test_targets (torch.Tensor): ``M x L`` test targets.
+        chosen (torch.Tensor): ``L x m`` trainval indices of each class.
+
+    Returns:
+        tuple: ``cv_ap`` and ``test_ap``, both ``L x C``.
+    """
+    num_classes = chosen.shape[0]
+    gram = train_gram[chosen[:, :, None], chosen[:, None, :]]
+    labels = train_labels[chosen, torch.arange(num_classes)[:, None]]
+    cv_ap, beta = fit_with_cross_validation(gram, labels[:, :, None], costs,
+                                            num_folds, positive_weight,
+                                            **solver_options)
+    spread = beta.new_zeros(num_classes, train_gram.shape[0], len(costs))
+    spread.scatter_(1, chosen[:, :, None].expand(-1, -1, len(costs)),
+                    beta[:, :, 0])
+    scores = test_gram @ spread
+    targets = test_targets.T[:, :, None].expand_as(scores)
+    return cv_ap[:, 0], average_precision(scores, targets, interpolated=True)
+
+
+def _map_summary(maps: torch.Tensor) -> Dict[str, float]:
+    """Mean and (population) standard deviation of per-draw mAPs."""
+    return dict(map_mean=float(maps.mean()),
+                map_std=float(maps.std(unbiased=False)))
+
+
+def low_shot_svm(train_features: torch.Tensor,
+                 train_targets: torch.Tensor,
+                 test_features: torch.Tensor,
+                 test_targets: torch.Tensor,
+                 samples: Dict[int, np.ndarray],
+                 costs: Sequence[float] = REFERENCE_COSTS,
+                 positive_weight: float = POSITIVE_WEIGHT,
+                 dtype: torch.dtype = torch.float64,
+                 device: Optional[torch.device] = None,
+                 **solver_options) -> Dict[int, dict]:
+    """Low-shot SVM test mAP for every k of ``samples``.
+
+    Args:
+        train_features (torch.Tensor): ``N x d`` trainval features.
+        train_targets (torch.Tensor): ``N x L`` targets in ``{1, 0, -1}``.
+        test_features (torch.Tensor): ``M x d`` test features.
+        test_targets (torch.Tensor): ``M x L`` targets in ``{1, 0, -1}``.
+        samples (dict[int, np.ndarray]): The draws, from
+            :func:`draw_low_shot_samples` or :func:`load_low_shot_samples`.
+        costs (Sequence[float]): Candidate costs. Defaults to the reference.
+        positive_weight (float): Class weight of the positives.
+        dtype (torch.dtype): Precision of the solve. Defaults to float64.
+        device (torch.device, optional): Where to solve.
+        **solver_options: Passed to :func:`squared_hinge_svms`.
+
+    Returns:
+        dict[int, dict]: Per k: ``reference`` (``cost``, ``map_mean``,
+        ``map_std``: the cost with the best mean test mAP over the draws)
+        and ``cross_validated`` (``map_mean``, ``map_std`` with per-class
+        costs chosen by cross-validation on each draw, and ``cv_from_k``,
+        the k whose draws chose them), plus ``map_per_cost`` (mean test
+        mAP of every cost).
+    """
+    train_targets = check_targets(train_targets, 'train targets')
+    test_targets = check_targets(test_targets, 'test targets')
+    train = svm_features(train_features, dtype, device)
+    test = svm_features(test_features, dtype, device)
+    train_gram = bias_gram(train, train)
+    test_gram = bias_gram(test, train)
+    labels = training_labels(train_targets).to(train.device)
+    test_targets = test_targets.to(train.device)
+    per_shot = {}
+    for shot in sorted(samples):
+        draws = [
+            _draw_results(train_gram, test_gram, labels, test_targets,
+                          torch.as_tensor(chosen, device=train.device),
+                          costs, positive_weight, min(3, shot),
+                          **solver_options) for chosen in samples[shot]
+        ]
+        per_shot[shot] = (torch.stack([cv for cv, _ in draws]).cpu(),
+                          torch.stack([test for _, test in draws]).cpu())
+    return {
+        shot: _shot_report(shot, per_shot, costs)
+        for shot in sorted(per_shot)
+    }
+
+
+def _shot_report(shot: int, per_shot: Dict[int, tuple],
+                 costs: Sequence[float]) -> dict:
+    """Both cost selections for one k (``per_shot``: k -> (cv, test))."""
+    test_ap = per_shot[shot][1]  # draws x L x C
+    map_per_cost = test_ap.mean(1)  # draws x C
+    best = int(map_per_cost.mean(0).argmax())
+    cv_from = shot if shot > 1 or 2 not in per_shot else 2
+    cv_ap = per_shot[cv_from][0]
+    if cv_ap.isnan().all():
+        cross_validated = dict(map_mean=None, map_std=None, cv_from_k=None)
+    else:
+        chosen_ap = test_ap.gather(2, cv_ap.argmax(2, keepdim=True))[..., 0]
+        cross_validated = dict(
+            **_map_summary(chosen_ap.mean(1)), cv_from_k=cv_from)
+    return dict(
+        reference=dict(cost=costs[best],
+                       **_map_summary(map_per_cost[:, best])),
+        cross_validated=cross_validated,
+        map_per_cost=map_per_cost.mean(0).tolist())
+

@@ -1,0 +1,119 @@
+"""The VOC07 SVM benchmark: one linear SVM per class, cost by 3-fold CV.
+
+The protocol of FAIR's self-supervision benchmark (Goyal et al. 2019), as
+the ODC and DeepCluster papers used it: features L2-normalised; per class
+and cost a ``LinearSVC(C, class_weight={1: 2, -1: 1}, loss='squared_hinge',
+penalty='l2')``; each class's cost chosen by 3-fold cross-validated AP on
+trainval, where difficult images count as negatives; test AP (the VOC
+devkit's interpolated AP) ignores difficult images.
+"""
+from typing import Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .average_precision import average_precision
+from .cross_validation import fit_with_cross_validation
+
+#: The reference costs: 1, 10, 100 and 0.5^4 ... 0.5^19.
+REFERENCE_COSTS = (1.0, 10.0, 100.0) + tuple(0.5**e for e in range(4, 20))
+#: LinearSVC's class weight of the positives (negatives weigh 1).
+POSITIVE_WEIGHT = 2.0
+
+
+def check_targets(targets: torch.Tensor, name: str) -> torch.Tensor:
+    """Check a ``N x L`` target matrix in ``{1, 0, -1}`` and return it.
+
+    Args:
+        targets (torch.Tensor): The targets (1 positive, -1 negative, 0
+            difficult).
+        name (str): What they are, for the error message.
+
+    Returns:
+        torch.Tensor: The targets as int64.
+    """
+    targets = torch.as_tensor(targets)
+    if targets.dim() != 2:
+        raise ValueError(f'{name}: targets must be samples x classes, got '
+                         f'shape {tuple(targets.shape)}.')
+    valid = (targets == 1) | (targets == 0) | (targets == -1)
+    if not bool(valid.all()):
+        raise ValueError(f'{name}: targets must be 1 (positive), -1 '
+                         '(negative) or 0 (difficult).')
+    return targets.long()
+
+
+def training_labels(targets: torch.Tensor) -> torch.Tensor:
+    """SVM training labels: positives +1, negatives and difficult -1."""
+    return torch.where(targets == 1, 1, -1)
+
+
+def svm_features(features: torch.Tensor, dtype: torch.dtype,
+                 device: Optional[torch.device]) -> torch.Tensor:
+    """Features as the SVMs see them: L2-normalised rows."""
+    features = torch.as_tensor(features)
+    if features.dim() != 2:
+        raise ValueError('SVM features must be samples x dims, got shape '
+                         f'{tuple(features.shape)}.')
+    if not bool(features.isfinite().all()):
+        raise ValueError('SVM features contain NaN or Inf values.')
+    return F.normalize(features.to(device=device, dtype=dtype), dim=1)
+
+
+def bias_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """Inner products of features extended by a bias feature of 1."""
+    return left @ right.T + 1
+
+
+def voc07_svm(train_features: torch.Tensor,
+              train_targets: torch.Tensor,
+              test_features: torch.Tensor,
+              test_targets: torch.Tensor,
+              costs: Sequence[float] = REFERENCE_COSTS,
+              num_folds: int = 3,
+              positive_weight: float = POSITIVE_WEIGHT,
+              dtype: torch.dtype = torch.float64,
+              device: Optional[torch.device] = None,
+              **solver_options) -> Dict[str, object]:
+    """Train and test the per-class SVMs of the VOC07 benchmark.
+
+    Args:
+        train_features (torch.Tensor): ``N x d`` trainval features.
+        train_targets (torch.Tensor): ``N x L`` targets in ``{1, 0, -1}``.
+        test_features (torch.Tensor): ``M x d`` test features.
+        test_targets (torch.Tensor): ``M x L`` targets in ``{1, 0, -1}``.
+        costs (Sequence[float]): Candidate costs. Defaults to the reference.
+        num_folds (int): Cross-validation folds. Defaults to 3.
+        positive_weight (float): Class weight of the positives.
+        dtype (torch.dtype): Precision of the solve. Defaults to float64.
+        device (torch.device, optional): Where to solve; defaults to the
+            features' device.
+        **solver_options: Passed to :func:`squared_hinge_svms`.
+
+    Returns:
+        dict: ``costs``, ``cv_ap`` (``L x C``), ``test_ap_per_cost``
+        (``L x C``), ``chosen_cost`` (``L``), ``ap`` (``L``, test AP at the
+        chosen costs) and ``map`` (their mean), all as Python lists/floats.
+    """
+    train_targets = check_targets(train_targets, 'train targets')
+    test_targets = check_targets(test_targets, 'test targets')
+    train = svm_features(train_features, dtype, device)
+    test = svm_features(test_features, dtype, device)
+    cv_ap, beta = fit_with_cross_validation(
+        bias_gram(train, train),
+        training_labels(train_targets).to(train.device), costs, num_folds,
+        positive_weight, **solver_options)
+    scores = bias_gram(test, train) @ beta.flatten(-2)
+    test_ap = average_precision(
+        scores,
+        test_targets.to(scores.device).repeat_interleave(len(costs), dim=1),
+        interpolated=True).view(-1, len(costs)).cpu()
+    chosen = cv_ap.cpu().argmax(dim=1)
+    chosen_ap = test_ap.gather(1, chosen[:, None])[:, 0]
+    return dict(
+        costs=list(costs),
+        cv_ap=cv_ap.tolist(),
+        test_ap_per_cost=test_ap.tolist(),
+        chosen_cost=[costs[index] for index in chosen.tolist()],
+        ap=chosen_ap.tolist(),
+        map=float(chosen_ap.mean()))
