@@ -25,7 +25,6 @@ from .cross_validation import fit_with_cross_validation
 from .voc07_svm import (
     POSITIVE_WEIGHT,
     REFERENCE_COSTS,
-    bias_gram,
     check_targets,
     svm_features,
     training_labels,
@@ -141,17 +140,19 @@ def load_low_shot_samples(path: str, num_train: int,
     return samples
 
 
-def _draw_results(train_gram: torch.Tensor, test_gram: torch.Tensor,
+def _draw_results(train: torch.Tensor, test: torch.Tensor,
                   train_labels: torch.Tensor, test_targets: torch.Tensor,
                   chosen: torch.Tensor, costs: Sequence[float],
                   positive_weight: float, num_folds: int,
                   **solver_options):
     """CV AP and test AP of every class and cost for one draw.
 
+    Only the drawn samples' Gram matrices are formed (one ``m x m`` block
+    per class), so the trainval set may be large.
+
     Args:
-        train_gram (torch.Tensor): ``N x N`` trainval Gram with the bias.
-        test_gram (torch.Tensor): ``M x N`` test-trainval Gram with the
-            bias.
+        train (torch.Tensor): ``N x d`` normalised trainval features.
+        test (torch.Tensor): ``M x d`` normalised test features.
         train_labels (torch.Tensor): ``N x L`` +1/-1 training labels.
         test_targets (torch.Tensor): ``M x L`` test targets.
         chosen (torch.Tensor): ``L x m`` trainval indices of each class.
@@ -160,15 +161,14 @@ def _draw_results(train_gram: torch.Tensor, test_gram: torch.Tensor,
         tuple: ``cv_ap`` and ``test_ap``, both ``L x C``.
     """
     num_classes = chosen.shape[0]
-    gram = train_gram[chosen[:, :, None], chosen[:, None, :]]
+    drawn = train[chosen]  # L x m x d
     labels = train_labels[chosen, torch.arange(num_classes)[:, None]]
-    cv_ap, beta = fit_with_cross_validation(gram, labels[:, :, None], costs,
-                                            num_folds, positive_weight,
-                                            **solver_options)
-    spread = beta.new_zeros(num_classes, train_gram.shape[0], len(costs))
-    spread.scatter_(1, chosen[:, :, None].expand(-1, -1, len(costs)),
-                    beta[:, :, 0])
-    scores = test_gram @ spread
+    cv_ap, beta = fit_with_cross_validation(
+        drawn @ drawn.transpose(1, 2) + 1, labels[:, :, None], costs,
+        num_folds, positive_weight, **solver_options)
+    beta = beta[:, :, 0]  # L x m x C
+    weights = drawn.transpose(1, 2) @ beta  # L x d x C
+    scores = test @ weights + beta.sum(1, keepdim=True)  # L x M x C
     targets = test_targets.T[:, :, None].expand_as(scores)
     return cv_ap[:, 0], average_precision(scores, targets, interpolated=True)
 
@@ -216,14 +216,12 @@ def low_shot_svm(train_features: torch.Tensor,
     test_targets = check_targets(test_targets, 'test targets')
     train = svm_features(train_features, dtype, device)
     test = svm_features(test_features, dtype, device)
-    train_gram = bias_gram(train, train)
-    test_gram = bias_gram(test, train)
     labels = training_labels(train_targets).to(train.device)
     test_targets = test_targets.to(train.device)
     per_shot = {}
     for shot in sorted(samples):
         draws = [
-            _draw_results(train_gram, test_gram, labels, test_targets,
+            _draw_results(train, test, labels, test_targets,
                           torch.as_tensor(chosen, device=train.device),
                           costs, positive_weight, min(3, shot),
                           **solver_options) for chosen in samples[shot]
