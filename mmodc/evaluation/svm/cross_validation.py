@@ -1,8 +1,11 @@
 """Fit SVMs for every class and cost, with k-fold cross-validation, at once.
 
-The folds are stratified per class and not shuffled (contiguous blocks of
-each class's positives and negatives, in sample order), as scikit-learn's
-``StratifiedKFold(n_splits)`` behind the reference's ``cross_val_score``.
+The folds are stratified per class and not shuffled: the positives and the
+negatives of each class are each cut into contiguous blocks, in sample
+order (scikit-learn's ``KFold`` applied to each label, which is what
+``StratifiedKFold(3)`` behind the reference's ``cross_val_score`` did in the
+scikit-learn of its time; newer versions deal one label round-robin, so
+fold membership, not fold sizes, can differ slightly).
 Each fold's problems are the full problems with the held-out samples given
 a cost of 0, so the folds, the classes, the costs and the final fit on all
 samples are columns of one batched solve.

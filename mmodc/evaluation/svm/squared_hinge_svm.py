@@ -128,6 +128,22 @@ def _line_search(beta: torch.Tensor, decision: torch.Tensor,
     return length
 
 
+def _with_jitter(gram: torch.Tensor) -> torch.Tensor:
+    """``gram`` plus a diagonal at the dtype's rounding level.
+
+    With fewer dimensions than samples the Gram matrix is singular, and
+    coefficient directions that do not move the weights would make the line
+    search and the CG steps divide by zero. A diagonal of ``10 eps`` times
+    the mean of the diagonal (1e-6 relative in float32) removes the null
+    space; it is the same as giving every sample its own tiny extra
+    feature, which changes decision values at the rounding level only.
+    """
+    diagonal = gram.diagonal(dim1=-2, dim2=-1)
+    jitter = 10 * torch.finfo(gram.dtype).eps * diagonal.mean(
+        -1, keepdim=True)
+    return gram + torch.diag_embed(jitter.expand_as(diagonal))
+
+
 def _check_inputs(gram: torch.Tensor, targets: torch.Tensor,
                   costs: torch.Tensor) -> None:
     if gram.shape[-1] != gram.shape[-2] or gram.dim() not in (2, 3):
@@ -174,14 +190,16 @@ def fit_fixed_costs(gram: torch.Tensor,
         Newton iterations run.
     """
     _check_inputs(gram, targets, costs)
+    gram = _with_jitter(gram)
     targets = targets.to(gram.dtype)
     costs = costs.to(gram.dtype)
     solution = torch.zeros_like(targets) if start is None else \
         start.to(gram.dtype).clone()
     live = torch.arange(targets.shape[-1], device=targets.device)
     beta = solution.clone()
-    decision = gram @ beta
     for iteration in range(max_newton):
+        # recomputed, not updated, so that rounding does not accumulate
+        decision = gram @ beta
         curvature = costs * (targets * decision < 1)
         gradient = beta + 2 * curvature * (decision - targets)
         gram_gradient = gram @ gradient
@@ -200,7 +218,6 @@ def fit_fixed_costs(gram: torch.Tensor,
         length = _line_search(beta, decision, delta, gram_delta, targets,
                               costs)
         beta = beta + length * delta
-        decision = decision + length * gram_delta
     solution[..., live] = beta
     return solution, max_newton
 
