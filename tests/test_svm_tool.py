@@ -1,0 +1,213 @@
+"""tools/benchmarks/svm_voc07.py end to end on a fake VOCdevkit (JPEGs, XML
+annotations with difficult flags, ImageSets/Main lists) and a ResNet-18."""
+import importlib.util
+import json
+import os.path as osp
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from PIL import Image
+
+from mmodc.evaluation.svm_benchmark import dataset_targets
+from mmodc.registry import MODELS
+
+TOOL = osp.join(REPO, 'tools', 'benchmarks', 'svm_voc07.py')
+CONFIG = osp.join(REPO, 'configs', 'benchmarks', 'classification', 'voc07',
+                  'svm_resnet50_voc07.py')
+CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car',
+           'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike',
+           'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
+# a ResNet-18 (same levels and pooling, smaller channels), no workers
+SMALL_MODEL = {
+    'model.backbone.depth': 18,
+    'train_dataloader.num_workers': 0,
+    'test_dataloader.num_workers': 0,
+    'train_dataloader.batch_size': 16,
+    'test_dataloader.batch_size': 16,
+}
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('svm_voc07_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def leaves(tree) -> Dict[str, float]:
+    """Every number of a nested result, keyed by its path."""
+    if isinstance(tree, dict):
+        return {
+            f'{key}/{path}': value
+            for key, child in tree.items()
+            for path, value in leaves(child).items()
+        }
+    if isinstance(tree, list):
+        return leaves(dict(enumerate(tree)))
+    return {'': tree}
+
+
+def annotation(objects: List[tuple]) -> str:
+    """A VOC XML annotation of (class name, difficult) objects."""
+    parts = [
+        f'<object><name>{name}</name><difficult>{int(difficult)}'
+        '</difficult></object>' for name, difficult in objects
+    ]
+    return f"<annotation>{''.join(parts)}</annotation>"
+
+
+def write_split(root: Path, split: str, images: Dict[str, list],
+                rng: np.random.Generator) -> None:
+    """JPEGs, annotations and the ImageSets list of one split."""
+    for name, objects in images.items():
+        pixels = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / 'JPEGImages' / f'{name}.jpg')
+        (root / 'Annotations' / f'{name}.xml').write_text(annotation(objects))
+    (root / 'ImageSets' / 'Main' / f'{split}.txt').write_text(
+        ''.join(f'{name}\n' for name in images))
+
+
+@pytest.fixture(scope='module')
+def fake_voc(tmp_path_factory) -> Path:
+    """VOC2007 layout: 60 trainval and 24 test images; every class has at
+    least 3 positives in trainval; image 'test_000' holds only a difficult
+    'cat' and a non-difficult 'dog'."""
+    root = tmp_path_factory.mktemp('voc') / 'VOC2007'
+    for folder in ('JPEGImages', 'Annotations', 'ImageSets/Main'):
+        (root / folder).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    trainval = {
+        f'trainval_{i:03d}': [(CLASSES[i % 20], False),
+                              (CLASSES[(i * 7 + 3) % 20], i % 5 == 0)]
+        for i in range(60)
+    }
+    test = {
+        f'test_{i:03d}': [(CLASSES[(i * 3) % 20], False)]
+        for i in range(1, 24)
+    }
+    test['test_000'] = [('cat', True), ('dog', False)]
+    write_split(root, 'trainval', trainval, rng)
+    write_split(root, 'test', test, rng)
+    return root
+
+
+def voc_cfg(root: Path) -> Config:
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(SMALL_MODEL)
+    for loader in ('train_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = str(root)
+    return cfg
+
+
+def cfg_options(root: Path) -> List[str]:
+    return ['--cfg-options',
+            *(f'{key}={value}' for key, value in SMALL_MODEL.items()),
+            f'train_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}']
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory) -> str:
+    """An ODC-style checkpoint: backbone.* keys of a ResNet-18, plus a neck
+    key that the benchmark must not need."""
+    init_default_scope('mmodc')
+    torch.manual_seed(3)
+    backbone = MODELS.build(dict(type='MultiLevelResNet', depth=18,
+                                 out_indices=[0, 1, 2, 3, 4]))
+    state = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
+    state['neck.fc0.weight'] = torch.zeros(2, 2)
+    path = tmp_path_factory.mktemp('ckpt') / 'odc.pth'
+    torch.save(dict(state_dict=state, meta={}), path)
+    return str(path)
+
+
+def test_voc_targets_mark_difficult_as_zero(fake_voc: Path) -> None:
+    init_default_scope('mmodc')
+    dataset = Runner.build_dataloader(
+        voc_cfg(fake_voc).test_dataloader).dataset
+    targets = dataset_targets(dataset)
+    assert targets.shape == (24, 20)
+    row = targets[next(
+        index for index in range(len(dataset))
+        if dataset.get_data_info(index)['img_path'].endswith('test_000.jpg'))]
+    assert row[CLASSES.index('cat')] == 0
+    assert row[CLASSES.index('dog')] == 1
+    assert int((row == -1).sum()) == 18
+
+
+def test_tool_end_to_end_and_repeatable(fake_voc: Path, checkpoint: str,
+                                        tmp_path: Path) -> None:
+    tool = load_tool()
+    work = tmp_path / 'run'
+    common = [CONFIG, checkpoint, '--levels', '1', '5',
+              '--low-shot-levels', '5', '--shots', '1', '2', '--draws', '3',
+              '--work-dir', str(work), *cfg_options(fake_voc)]
+    result = tool.main(common)
+    saved = json.loads((work / 'svm_voc07.json').read_text())
+    assert set(saved['full']) == {'feature1', 'feature5'}
+    for level in saved['full'].values():
+        assert len(level['ap']) == 20 and 0 <= level['map'] <= 1
+        assert level['map'] == pytest.approx(np.nanmean(level['ap']))
+    low_shot = saved['low_shot']['feature5']
+    assert set(low_shot) == {'1', '2'}
+    assert low_shot['1']['cross_validated']['cv_from_k'] == 2
+    features = torch.load(work / 'features.pt')
+    assert features['train'][1].shape == (60, 9216)  # 64 x 12 x 12, stem
+    assert features['train'][5].shape == (60, 2048)  # 512 x 2 x 2
+    draws = np.load(work / 'low_shot_samples.npz')
+    assert draws['k2'].shape == (3, 20, 40)
+
+    again = tool.main(common + ['--load-features', '--samples',
+                                str(work / 'low_shot_samples.npz')])
+    np.testing.assert_array_equal(
+        np.load(work / 'low_shot_samples.npz')['k2'], draws['k2'])
+    for kind in ('full', 'low_shot'):
+        assert leaves(again[kind]) == pytest.approx(leaves(result[kind]),
+                                                    rel=1e-3, nan_ok=True)
+
+
+def test_checkpoint_weights_reach_the_features(fake_voc: Path,
+                                               checkpoint: str,
+                                               tmp_path: Path) -> None:
+    tool = load_tool()
+    runs = {}
+    for name, weights in (('trained', [checkpoint]),
+                          ('fresh', ['--no-checkpoint'])):
+        work = tmp_path / name
+        tool.main([CONFIG, *weights, '--levels', '5', '--work-dir',
+                   str(work), *cfg_options(fake_voc)])
+        runs[name] = torch.load(work / 'features.pt')['test'][5]
+    init_default_scope('mmodc')
+    cfg = voc_cfg(fake_voc)
+    model = MODELS.build(cfg.model)
+    state = torch.load(checkpoint)['state_dict']
+    model.backbone.load_state_dict(
+        {k[len('backbone.'):]: v
+         for k, v in state.items() if k.startswith('backbone.')})
+    model.eval()
+    loader = Runner.build_dataloader(cfg.test_dataloader)
+    batch = next(iter(loader))
+    data = model.data_preprocessor(batch, False)
+    with torch.no_grad():
+        expected = model.extract_feat(data['inputs'])[-1].flatten(1)
+    torch.testing.assert_close(runs['trained'][:len(expected)], expected,
+                               rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(runs['fresh'], runs['trained'])
+
+
+@pytest.mark.parametrize('argv, message', [
+    ([], 'CHECKPOINT or --no-checkpoint'),
+    (['--no-checkpoint', '--no-full'], 'nothing to do'),
+])
+def test_usage_errors(argv: List[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        load_tool().parse_args([CONFIG, *argv])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
