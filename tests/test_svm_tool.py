@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from PIL import Image
 
-from mmodc.evaluation.svm_benchmark import dataset_targets
+from mmodc.evaluation.svm_benchmark import dataset_targets, level_dims
 from mmodc.registry import MODELS
 
 TOOL = osp.join(REPO, 'tools', 'benchmarks', 'svm_voc07.py')
@@ -211,3 +211,25 @@ def test_usage_errors(argv: List[str], message: str, capsys) -> None:
         load_tool().parse_args([CONFIG, *argv])
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_fashion_mnist_config_levels_and_targets(quickstart_cfg) -> None:
+    """The Fashion-MNIST SVM config: five levels of 512-576 dims from the
+    quickstart's backbone, one-vs-rest targets of the 10 classes."""
+    init_default_scope('mmodc')
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'benchmarks', 'classification',
+                 'fashionmnist', 'svm_resnet18-w16_fashionmnist.py'))
+    cfg.train_dataloader.dataset.indices = 12
+    cfg.train_dataloader.batch_size = 6
+    loader = Runner.build_dataloader(cfg.train_dataloader)
+    model = MODELS.build(cfg.model).eval()
+    assert level_dims(model, loader) == [576, 576, 512, 576, 512]
+    backbone_keys = set(MODELS.build(quickstart_cfg.model).backbone.
+                        state_dict())
+    assert set(model.backbone.state_dict()) == backbone_keys
+    targets = dataset_targets(loader.dataset)
+    assert targets.shape == (12, 10)
+    assert (targets == 1).sum(1).tolist() == [1] * 12
+    labels = loader.dataset.get_gt_labels()
+    assert targets.argmax(1).tolist() == list(labels)
