@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
 from mmodc.engine.extractor import extract_features
@@ -125,6 +126,7 @@ def run_svm_benchmark(train: Dict[int, torch.Tensor],
         result['full'][f'feature{level}'] = voc07_svm(
             train[level], train_targets, test[level], test_targets,
             **solver_options)
+        print_log(f'VOC07 SVM: feature{level} done', logger='current')
     for level in low_shot_levels:
         result['low_shot'][f'feature{level}'] = low_shot_svm(
             train[level], train_targets, test[level], test_targets, samples,

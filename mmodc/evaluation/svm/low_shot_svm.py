@@ -15,10 +15,11 @@ Two selections of the cost are reported:
   With k = 1 no split keeps a positive on both sides, so k = 1 uses the
   costs cross-validated on the k = 2 draw of the same index.
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 
 from .average_precision import average_precision
 from .cross_validation import fit_with_cross_validation
@@ -145,32 +146,48 @@ def _draw_results(train: torch.Tensor, test: torch.Tensor,
                   chosen: torch.Tensor, costs: Sequence[float],
                   positive_weight: float, num_folds: int,
                   **solver_options):
-    """CV AP and test AP of every class and cost for one draw.
+    """CV AP and test AP of every class and cost for some draws at once.
 
-    Only the drawn samples' Gram matrices are formed (one ``m x m`` block
-    per class), so the trainval set may be large.
+    Every (draw, class) is one group of the batched solve, with the Gram
+    matrix of its own drawn samples only (``m x m``), so the trainval set
+    may be large.
 
     Args:
         train (torch.Tensor): ``N x d`` normalised trainval features.
         test (torch.Tensor): ``M x d`` normalised test features.
         train_labels (torch.Tensor): ``N x L`` +1/-1 training labels.
         test_targets (torch.Tensor): ``M x L`` test targets.
-        chosen (torch.Tensor): ``L x m`` trainval indices of each class.
+        chosen (torch.Tensor): ``D x L x m`` trainval indices of each draw
+            and class.
 
     Returns:
-        tuple: ``cv_ap`` and ``test_ap``, both ``L x C``.
+        tuple: ``cv_ap`` and ``test_ap``, both ``D x L x C``.
     """
-    num_classes = chosen.shape[0]
-    drawn = train[chosen]  # L x m x d
-    labels = train_labels[chosen, torch.arange(num_classes)[:, None]]
+    num_draws, num_classes, _ = chosen.shape
+    groups = chosen.flatten(0, 1)  # (D * L) x m
+    classes = torch.arange(num_classes, device=chosen.device).repeat(
+        num_draws)
+    drawn = train[groups]
+    labels = train_labels[groups, classes[:, None]]
     cv_ap, beta = fit_with_cross_validation(
         drawn @ drawn.transpose(1, 2) + 1, labels[:, :, None], costs,
         num_folds, positive_weight, **solver_options)
-    beta = beta[:, :, 0]  # L x m x C
-    weights = drawn.transpose(1, 2) @ beta  # L x d x C
-    scores = test @ weights + beta.sum(1, keepdim=True)  # L x M x C
-    targets = test_targets.T[:, :, None].expand_as(scores)
-    return cv_ap[:, 0], average_precision(scores, targets, interpolated=True)
+    beta = beta[:, :, 0]  # (D * L) x m x C
+    weights = drawn.transpose(1, 2) @ beta
+    scores = test @ weights + beta.sum(1, keepdim=True)  # (D * L) x M x C
+    targets = test_targets.T[classes][:, :, None].expand_as(scores)
+    test_ap = average_precision(scores, targets, interpolated=True)
+    return (cv_ap[:, 0].unflatten(0, (num_draws, num_classes)),
+            test_ap.unflatten(0, (num_draws, num_classes)))
+
+
+def _draw_batches(chosen: np.ndarray, dims: int) -> List[slice]:
+    """Slices of the draws solved together: as many as keep the gathered
+    features (``draws x L x m x d`` floats) within about 1 GiB."""
+    num_draws, num_classes, size = chosen.shape
+    per_draw = num_classes * size * dims * 4
+    step = max(1, min(num_draws, (1 << 30) // per_draw))
+    return [slice(start, start + step) for start in range(0, num_draws, step)]
 
 
 def _map_summary(maps: torch.Tensor) -> Dict[str, float]:
@@ -220,14 +237,16 @@ def low_shot_svm(train_features: torch.Tensor,
     test_targets = test_targets.to(train.device)
     per_shot = {}
     for shot in sorted(samples):
-        draws = [
+        batches = [
             _draw_results(train, test, labels, test_targets,
-                          torch.as_tensor(chosen, device=train.device),
-                          costs, positive_weight, min(3, shot),
-                          **solver_options) for chosen in samples[shot]
+                          torch.as_tensor(samples[shot][part],
+                                          device=train.device), costs,
+                          positive_weight, min(3, shot), **solver_options)
+            for part in _draw_batches(samples[shot], train.shape[1])
         ]
-        per_shot[shot] = (torch.stack([cv for cv, _ in draws]).cpu(),
-                          torch.stack([test for _, test in draws]).cpu())
+        per_shot[shot] = (torch.cat([cv for cv, _ in batches]).cpu(),
+                          torch.cat([test for _, test in batches]).cpu())
+        print_log(f'low-shot SVM: k={shot} done', logger='current')
     return {
         shot: _shot_report(shot, per_shot, costs)
         for shot in sorted(per_shot)
