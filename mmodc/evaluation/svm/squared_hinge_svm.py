@@ -171,7 +171,7 @@ def fit_fixed_costs(gram: torch.Tensor,
                     tol: float = 1e-3,
                     max_newton: int = 100,
                     forcing: float = 0.1,
-                    max_cg: int = 2000) -> Tuple[torch.Tensor, int]:
+                    max_cg: int = 500) -> Tuple[torch.Tensor, int]:
     """Solve squared-hinge SVMs with given per-sample costs.
 
     Args:
@@ -180,7 +180,9 @@ def fit_fixed_costs(gram: torch.Tensor,
         costs (torch.Tensor): ``(G x) m x P`` per-sample costs; 0 leaves a
             sample out.
         start (torch.Tensor, optional): Initial coefficients.
-        tol (float): Stop when ``|grad| <= tol * |w|`` for every problem.
+        tol (float): Stop a problem when ``|grad| <= tol * |w|``, or when a
+            Newton step moved ``w`` by less than ``tol / 100 * |w|`` (no
+            progress left at the working precision).
         max_newton (int): Newton iteration limit.
         forcing (float): Relative residual of the inner CG solves.
         max_cg (int): CG iterations per Newton step.
@@ -197,15 +199,18 @@ def fit_fixed_costs(gram: torch.Tensor,
         start.to(gram.dtype).clone()
     live = torch.arange(targets.shape[-1], device=targets.device)
     beta = solution.clone()
+    moved_sq = torch.full_like(beta[..., :1, :], torch.inf)
     for iteration in range(max_newton):
         # recomputed, not updated, so that rounding does not accumulate
         decision = gram @ beta
         curvature = costs * (targets * decision < 1)
         gradient = beta + 2 * curvature * (decision - targets)
         gram_gradient = gram @ gradient
+        weights_sq = _column_dot(beta, decision)
+        # converged, or stalled: the last step moved w by < tol / 100
         done = _all_groups(
-            _column_dot(gradient, gram_gradient) <= tol**2 *
-            _column_dot(beta, decision))
+            (_column_dot(gradient, gram_gradient) <= tol**2 * weights_sq)
+            | (moved_sq <= (tol / 100)**2 * weights_sq))
         if bool(done.any()):
             solution[..., live[done]] = beta[..., done]
             (live, beta, decision, targets, costs, curvature, gradient,
@@ -218,6 +223,7 @@ def fit_fixed_costs(gram: torch.Tensor,
         length = _line_search(beta, decision, delta, gram_delta, targets,
                               costs)
         beta = beta + length * delta
+        moved_sq = length**2 * _column_dot(delta, gram_delta)
     solution[..., live] = beta
     return solution, max_newton
 
