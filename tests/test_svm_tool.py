@@ -178,7 +178,14 @@ def test_checkpoint_weights_reach_the_features(fake_voc: Path,
                                                tmp_path: Path) -> None:
     tool = load_tool()
     runs = {}
+    backbone_only = tmp_path / 'backbone.pth'
+    torch.save({
+        key[len('backbone.'):]: value
+        for key, value in torch.load(checkpoint)['state_dict'].items()
+        if key.startswith('backbone.')
+    }, backbone_only)
     for name, weights in (('trained', [checkpoint]),
+                          ('backbone_only', [str(backbone_only)]),
                           ('fresh', ['--no-checkpoint'])):
         work = tmp_path / name
         tool.main([CONFIG, *weights, '--levels', '5', '--work-dir',
@@ -199,6 +206,7 @@ def test_checkpoint_weights_reach_the_features(fake_voc: Path,
         expected = model.extract_feat(data['inputs'])[-1].flatten(1)
     torch.testing.assert_close(runs['trained'][:len(expected)], expected,
                                rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(runs['backbone_only'], runs['trained'])
     assert not torch.allclose(runs['fresh'], runs['trained'])
 
 

@@ -24,9 +24,10 @@ Usage::
 CONFIG holds ``model`` (an ``ImageClassifier`` with a ``MultiLevelResNet``
 and a ``MultiPooling`` neck, no head), ``train_dataloader`` (trainval) and
 ``test_dataloader`` (test), both unaugmented. The backbone weights come from
-CHECKPOINT (an mmodc ODC / DeepCluster checkpoint or a backbone file with
-``backbone.`` keys); ``--no-checkpoint`` evaluates the freshly initialised
-network (seeded with ``--seed``).
+CHECKPOINT: an mmodc ODC / DeepCluster checkpoint (its ``backbone.*``
+keys) or a backbone-only file (keys without a prefix); every backbone key
+and shape must match. ``--no-checkpoint`` evaluates the freshly
+initialised network (seeded with ``--seed``).
 
 Per level (feature1 = stem ... feature5 = last stage): the full benchmark
 trains one linear SVM per class and cost (squared hinge, L2, positives
@@ -110,6 +111,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def backbone_prefix(checkpoint: str) -> Optional[str]:
+    """``'backbone.'`` for a whole-model checkpoint (ODC, DeepCluster), None
+    for a backbone-only file whose keys have no prefix."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+    loaded = _load_checkpoint(checkpoint, map_location='cpu')
+    state_dict = loaded.get('state_dict', loaded)
+    whole_model = any(key.startswith('backbone.') for key in state_dict)
+    return 'backbone.' if whole_model else None
+
+
 def build_model(cfg, args):
     """The multi-level model with the checkpoint's backbone weights."""
     import torch
@@ -122,7 +133,7 @@ def build_model(cfg, args):
     else:
         cfg.model.backbone.init_cfg = dict(
             type='Pretrained', checkpoint=args.checkpoint,
-            prefix='backbone.', strict=True)
+            prefix=backbone_prefix(args.checkpoint), strict=True)
     model = MODELS.build(cfg.model)
     model.init_weights()
     if torch.cuda.is_available():
