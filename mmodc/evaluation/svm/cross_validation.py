@@ -88,13 +88,11 @@ def fit_with_cross_validation(
         gram,
         targets.unsqueeze(-2).expand_as(fold_weights).flatten(-2),
         fold_weights.flatten(-2), costs, **solver_options)
-    decision = (gram @ beta.flatten(-2)).unflatten(
-        -1, (num_folds + 1, targets.shape[-1], len(costs)))
-    scored = torch.where(held_out, targets.unsqueeze(-2), 0)
+    beta = beta.unflatten(-2, (num_folds + 1, -1))  # (G x) m x F+1 x L x C
+    # held-out decisions of the fold fits only; the last fit is the final
+    decision = gram @ beta[..., :num_folds, :, :].flatten(-3)
+    scored = torch.where(held_out, targets.unsqueeze(-2), 0).unsqueeze(-1)
     fold_ap = average_precision(
-        decision[..., :num_folds, :, :].flatten(-3),
-        scored.unsqueeze(-1).expand_as(
-            decision[..., :num_folds, :, :]).flatten(-3))
+        decision, scored.expand(*scored.shape[:-1], len(costs)).flatten(-3))
     cv_ap = fold_ap.unflatten(-1, (num_folds, -1, len(costs))).mean(-3)
-    final = beta.unflatten(-2, (num_folds + 1, -1))[..., -1, :, :]
-    return cv_ap, final
+    return cv_ap, beta[..., -1, :, :]

@@ -27,8 +27,7 @@ from .voc07_svm import (
     POSITIVE_WEIGHT,
     REFERENCE_COSTS,
     check_targets,
-    svm_features,
-    training_labels,
+    svm_split,
 )
 
 #: Positives per class of the reference low-shot benchmark.
@@ -229,12 +228,9 @@ def low_shot_svm(train_features: torch.Tensor,
         the k whose draws chose them), plus ``map_per_cost`` (mean test
         mAP of every cost).
     """
-    train_targets = check_targets(train_targets, 'train targets')
-    test_targets = check_targets(test_targets, 'test targets')
-    train = svm_features(train_features, dtype, device)
-    test = svm_features(test_features, dtype, device)
-    labels = training_labels(train_targets).to(train.device)
-    test_targets = test_targets.to(train.device)
+    train, labels, test, test_targets = svm_split(
+        train_features, train_targets, test_features, test_targets, dtype,
+        device)
     per_shot = {}
     for shot in sorted(samples):
         batches = [

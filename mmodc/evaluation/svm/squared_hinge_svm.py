@@ -25,7 +25,7 @@ problem's gradient norm is below ``tol`` times its weights' norm.
 :func:`squared_hinge_svms` follows a path of increasing costs, each problem
 warm-started from the solution at the previous cost.
 """
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
@@ -45,7 +45,8 @@ def _take(columns: torch.Tensor, *tensors: torch.Tensor) -> tuple:
     return tuple(tensor[..., columns] for tensor in tensors)
 
 
-def _newton_step(gram: torch.Tensor, gradient: torch.Tensor,
+def _newton_step(product: Callable[[torch.Tensor], torch.Tensor],
+                 gradient: torch.Tensor,
                  gram_gradient: torch.Tensor, curvature: torch.Tensor,
                  forcing: float, max_iter: int) -> tuple:
     """Truncated conjugate gradients for ``H step = -grad``.
@@ -55,9 +56,10 @@ def _newton_step(gram: torch.Tensor, gradient: torch.Tensor,
     residual norm is below ``forcing`` times the gradient norm.
 
     Args:
-        gram (torch.Tensor): ``(G x) m x m`` Gram matrices.
+        product (Callable): ``v -> K @ v`` for the ``(G x) m x m`` Gram
+            matrices ``K``.
         gradient (torch.Tensor): ``(G x) m x P`` gradient coefficients.
-        gram_gradient (torch.Tensor): ``gram @ gradient``.
+        gram_gradient (torch.Tensor): ``K @ gradient``.
         curvature (torch.Tensor): ``(G x) m x P`` costs of the samples
             inside the margin, 0 elsewhere.
         forcing (float): Relative residual at which a column is done.
@@ -86,7 +88,7 @@ def _newton_step(gram: torch.Tensor, gradient: torch.Tensor,
             if not len(live):
                 return step, gram_step
         hessian_direction = direction + 2 * curvature * gram_direction
-        gram_hessian_direction = gram @ hessian_direction
+        gram_hessian_direction = product(hessian_direction)
         length = residual_sq / _column_dot(gram_direction,
                                            hessian_direction).clamp_min(1e-30)
         point = point + length * direction
@@ -128,20 +130,22 @@ def _line_search(beta: torch.Tensor, decision: torch.Tensor,
     return length
 
 
-def _with_jitter(gram: torch.Tensor) -> torch.Tensor:
-    """``gram`` plus a diagonal at the dtype's rounding level.
+def _jittered_product(gram: torch.Tensor
+                      ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``v -> (gram + jitter * I) @ v``, the diagonal at rounding level.
 
     With fewer dimensions than samples the Gram matrix is singular, and
     coefficient directions that do not move the weights would make the line
     search and the CG steps divide by zero. A diagonal of ``10 eps`` times
     the mean of the diagonal (1e-6 relative in float32) removes the null
     space; it is the same as giving every sample its own tiny extra
-    feature, which changes decision values at the rounding level only.
+    feature, which changes decision values at the rounding level only. The
+    diagonal is applied in the product, so the (large) Gram matrix is not
+    copied.
     """
-    diagonal = gram.diagonal(dim1=-2, dim2=-1)
-    jitter = 10 * torch.finfo(gram.dtype).eps * diagonal.mean(
-        -1, keepdim=True)
-    return gram + torch.diag_embed(jitter.expand_as(diagonal))
+    jitter = 10 * torch.finfo(gram.dtype).eps * gram.diagonal(
+        dim1=-2, dim2=-1).mean(-1)[..., None, None]
+    return lambda vectors: gram @ vectors + jitter * vectors
 
 
 def _check_inputs(gram: torch.Tensor, targets: torch.Tensor,
@@ -192,7 +196,7 @@ def fit_fixed_costs(gram: torch.Tensor,
         Newton iterations run.
     """
     _check_inputs(gram, targets, costs)
-    gram = _with_jitter(gram)
+    product = _jittered_product(gram)
     targets = targets.to(gram.dtype)
     costs = costs.to(gram.dtype)
     solution = torch.zeros_like(targets) if start is None else \
@@ -202,10 +206,10 @@ def fit_fixed_costs(gram: torch.Tensor,
     moved_sq = torch.full_like(beta[..., :1, :], torch.inf)
     for iteration in range(max_newton):
         # recomputed, not updated, so that rounding does not accumulate
-        decision = gram @ beta
+        decision = product(beta)
         curvature = costs * (targets * decision < 1)
         gradient = beta + 2 * curvature * (decision - targets)
-        gram_gradient = gram @ gradient
+        gram_gradient = product(gradient)
         weights_sq = _column_dot(beta, decision)
         # converged, or stalled: the last step moved w by < tol / 100
         done = _all_groups(
@@ -218,7 +222,7 @@ def fit_fixed_costs(gram: torch.Tensor,
                                     costs, curvature, gradient, gram_gradient)
             if not len(live):
                 return solution, iteration
-        delta, gram_delta = _newton_step(gram, gradient, gram_gradient,
+        delta, gram_delta = _newton_step(product, gradient, gram_gradient,
                                          curvature, forcing, max_cg)
         length = _line_search(beta, decision, delta, gram_delta, targets,
                               costs)

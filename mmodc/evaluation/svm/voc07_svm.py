@@ -7,7 +7,7 @@ penalty='l2')``; each class's cost chosen by 3-fold cross-validated AP on
 trainval, where difficult images count as negatives; test AP (the VOC
 devkit's interpolated AP) ignores difficult images.
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +65,25 @@ def bias_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     return left @ right.T + 1
 
 
+def svm_split(train_features: torch.Tensor, train_targets: torch.Tensor,
+              test_features: torch.Tensor, test_targets: torch.Tensor,
+              dtype: torch.dtype,
+              device: Optional[torch.device]) -> Tuple[torch.Tensor, ...]:
+    """Check and prepare a trainval/test split for the SVMs.
+
+    Returns:
+        tuple: Normalised trainval features, their +1/-1 training labels,
+        normalised test features and the test targets (``{1, 0, -1}``),
+        all on the solve's device.
+    """
+    train = svm_features(train_features, dtype, device)
+    test = svm_features(test_features, dtype, device)
+    labels = training_labels(check_targets(train_targets, 'train targets'))
+    test_targets = check_targets(test_targets, 'test targets')
+    return (train, labels.to(train.device), test,
+            test_targets.to(train.device))
+
+
 def voc07_svm(train_features: torch.Tensor,
               train_targets: torch.Tensor,
               test_features: torch.Tensor,
@@ -95,18 +114,16 @@ def voc07_svm(train_features: torch.Tensor,
         (``L x C``), ``chosen_cost`` (``L``), ``ap`` (``L``, test AP at the
         chosen costs) and ``map`` (their mean), all as Python lists/floats.
     """
-    train_targets = check_targets(train_targets, 'train targets')
-    test_targets = check_targets(test_targets, 'test targets')
-    train = svm_features(train_features, dtype, device)
-    test = svm_features(test_features, dtype, device)
-    cv_ap, beta = fit_with_cross_validation(
-        bias_gram(train, train),
-        training_labels(train_targets).to(train.device), costs, num_folds,
-        positive_weight, **solver_options)
+    train, labels, test, test_targets = svm_split(
+        train_features, train_targets, test_features, test_targets, dtype,
+        device)
+    cv_ap, beta = fit_with_cross_validation(bias_gram(train, train), labels,
+                                            costs, num_folds,
+                                            positive_weight, **solver_options)
     scores = bias_gram(test, train) @ beta.flatten(-2)
     test_ap = average_precision(
         scores,
-        test_targets.to(scores.device).repeat_interleave(len(costs), dim=1),
+        test_targets.repeat_interleave(len(costs), dim=1),
         interpolated=True).view(-1, len(costs)).cpu()
     chosen = cv_ap.cpu().argmax(dim=1)
     chosen_ap = test_ap.gather(1, chosen[:, None])[:, 0]
