@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from PIL import Image
 
-from mmodc.evaluation.svm_benchmark import dataset_targets, level_dims
+from mmodc.evaluation.svm_benchmark import dataset_targets, extract_levels
 from mmodc.registry import MODELS
 
 TOOL = osp.join(REPO, 'tools', 'benchmarks', 'svm_voc07.py')
@@ -232,7 +232,10 @@ def test_fashion_mnist_config_levels_and_targets(quickstart_cfg) -> None:
     cfg.train_dataloader.batch_size = 6
     loader = Runner.build_dataloader(cfg.train_dataloader)
     model = MODELS.build(cfg.model).eval()
-    assert level_dims(model, loader) == [576, 576, 512, 576, 512]
+    levels = extract_levels(model, loader, model.neck.levels)
+    assert [levels[level].shape for level in range(1, 6)] == [
+        (12, dims) for dims in (576, 576, 512, 576, 512)
+    ]
     backbone_keys = set(MODELS.build(quickstart_cfg.model).backbone.
                         state_dict())
     assert set(model.backbone.state_dict()) == backbone_keys

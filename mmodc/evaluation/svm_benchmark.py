@@ -34,8 +34,7 @@ def dataset_targets(dataset) -> torch.Tensor:
         ``metainfo['classes']``.
     """
     num_classes = len(dataset.metainfo.get('classes') or ())
-    if getattr(dataset, 'get_cat_ids', None) and 'gt_label_difficult' in \
-            dataset.get_data_info(0):
+    if 'gt_label_difficult' in dataset.get_data_info(0):
         return _multi_label_targets(dataset, num_classes)
     labels = dataset_labels(dataset)
     num_classes = max(num_classes, int(labels.max()) + 1)
@@ -45,36 +44,27 @@ def dataset_targets(dataset) -> torch.Tensor:
 
 def _multi_label_targets(dataset, num_classes: int) -> torch.Tensor:
     """VOC targets: present 1, only difficult 0, absent -1."""
+    infos = [dataset.get_data_info(index) for index in range(len(dataset))]
     targets = torch.full((len(dataset), num_classes), -1, dtype=torch.long)
-    for index in range(len(dataset)):
-        info = dataset.get_data_info(index)
-        targets[index, list(info['gt_label_difficult'])] = 0
-        targets[index, list(info['gt_label'])] = 1
+    targets[_label_positions(infos, 'gt_label_difficult')] = 0
+    targets[_label_positions(infos, 'gt_label')] = 1
     return targets
 
 
-def concatenated_levels(model: nn.Module, data: dict) -> torch.Tensor:
-    """Forward for :func:`extract_features`: all pooled levels, flattened
-    and concatenated (``B x sum of dims``)."""
-    return torch.cat(
-        [level.flatten(1) for level in model.extract_feat(data['inputs'])],
-        dim=1)
-
-
-def level_dims(model: nn.Module, dataloader: DataLoader) -> List[int]:
-    """The flattened size of every level, from one sample."""
-    batch = next(iter(dataloader))
-    data = model.data_preprocessor(
-        dict(inputs=batch['inputs'][:1],
-             data_samples=batch['data_samples'][:1]), False)
-    with torch.no_grad():
-        return [level[0].numel() for level in model.extract_feat(
-            data['inputs'])]
+def _label_positions(infos: List[dict], key: str) -> tuple:
+    """(sample, class) index tensors of every label listed under ``key``."""
+    rows = [index for index, info in enumerate(infos) for _ in info[key]]
+    columns = [label for info in infos for label in info[key]]
+    return (torch.tensor(rows, dtype=torch.long),
+            torch.tensor(columns, dtype=torch.long))
 
 
 def extract_levels(model: nn.Module, dataloader: DataLoader,
                    levels: Sequence[int]) -> Dict[int, torch.Tensor]:
     """Features of every level for a whole dataset (gathered over ranks).
+
+    The levels are flattened and concatenated for the extraction, then
+    split again.
 
     Args:
         model (nn.Module): The multi-level model.
@@ -85,11 +75,18 @@ def extract_levels(model: nn.Module, dataloader: DataLoader,
     Returns:
         dict[int, torch.Tensor]: ``N x d_level`` features per level.
     """
-    dims = level_dims(model, dataloader)
+    dims: List[int] = []
+
+    def concatenated_levels(model: nn.Module, data: dict) -> torch.Tensor:
+        flat = [level.flatten(1) for level in model.extract_feat(
+            data['inputs'])]
+        dims[:] = [level.shape[1] for level in flat]
+        return torch.cat(flat, dim=1)
+
+    features = extract_features(model, dataloader, concatenated_levels)
     if len(dims) != len(levels):
         raise ValueError(f'The model outputs {len(dims)} levels but '
                          f'{list(levels)} were named.')
-    features = extract_features(model, dataloader, concatenated_levels)
     return dict(zip(levels, features.split(dims, dim=1)))
 
 
