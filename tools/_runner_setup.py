@@ -1,4 +1,5 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share (not a script).
+"""What ``tools/train.py``, ``tools/test.py`` and the benchmark tools share
+(not a script).
 
 Command-line options common to both, and the config changes they imply:
 the default work directory, data loader defaults that work with
@@ -63,6 +64,16 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         help='override config settings, key=value pairs, e.g. '
         'train_dataloader.batch_size=32 model.head.num_classes=100 '
         'a.list=[1,2] (no spaces inside a value)')
+    add_launcher_args(parser)
+
+
+def add_launcher_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--launcher`` and the hidden ``--local-rank`` that
+    ``torch.distributed.launch`` passes.
+
+    Args:
+        parser (argparse.ArgumentParser): The script's parser.
+    """
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -74,6 +85,37 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         '--local_rank', '--local-rank', type=int, default=0,
         help=argparse.SUPPRESS)
 
+
+def add_checkpoint_args(parser: argparse.ArgumentParser, config_help: str,
+                        checkpoint_help: str) -> None:
+    """Add the positional ``config``, an optional ``checkpoint`` and
+    ``--no-checkpoint``, for the tools that evaluate a checkpoint or the
+    freshly initialised network.
+
+    Check the parsed options with :func:`check_checkpoint_args`.
+
+    Args:
+        parser (argparse.ArgumentParser): The script's parser.
+        config_help (str): Help of ``config``.
+        checkpoint_help (str): Help of ``checkpoint``.
+    """
+    parser.add_argument('config', help=config_help)
+    parser.add_argument('checkpoint', nargs='?', help=checkpoint_help)
+    parser.add_argument(
+        '--no-checkpoint',
+        action='store_true',
+        help='evaluate the freshly initialised network instead')
+
+
+def check_checkpoint_args(args: argparse.Namespace) -> None:
+    """Exit with a usage error unless exactly one of ``checkpoint`` and
+    ``--no-checkpoint`` is given (see :func:`add_checkpoint_args`).
+
+    Args:
+        args (argparse.Namespace): The parsed options.
+    """
+    if (args.checkpoint is None) == (not args.no_checkpoint):
+        usage_error('give a CHECKPOINT or --no-checkpoint (one of them).')
 
 
 def set_local_rank(local_rank: int) -> None:

@@ -50,6 +50,9 @@ from mmengine.config import Config, DictAction
 # tools/ holds what the tools share
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from _runner_setup import (  # noqa: E402
+    add_checkpoint_args,
+    add_launcher_args,
+    check_checkpoint_args,
     import_mmodc,
     set_local_rank,
     usage_error,
@@ -58,8 +61,6 @@ from _runner_setup import (  # noqa: E402
 if TYPE_CHECKING:
     import torch.nn as nn
     from torch.utils.data import DataLoader
-
-LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -74,13 +75,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='config with the model')
-    parser.add_argument(
-        'checkpoint', nargs='?', help='checkpoint (.pth) to evaluate')
-    parser.add_argument(
-        '--no-checkpoint',
-        action='store_true',
-        help='evaluate the freshly initialised network instead')
+    add_checkpoint_args(parser, 'config with the model',
+                        'checkpoint (.pth) to evaluate')
     parser.add_argument(
         '--dataset-config',
         help='config whose train_dataloader / val_dataloader give the '
@@ -130,17 +126,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override settings of --dataset-config, key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=LAUNCHERS,
-        default='none',
-        help='job launcher for several processes')
-    parser.add_argument(
-        '--local_rank', '--local-rank', type=int, default=0,
-        help=argparse.SUPPRESS)
+    add_launcher_args(parser)
     args = parser.parse_args(argv)
-    if (args.checkpoint is None) == (not args.no_checkpoint):
-        usage_error('give a CHECKPOINT or --no-checkpoint (one of them).')
+    check_checkpoint_args(args)
     if min(args.k) < 1:
         usage_error(f'--k values must be positive, got {args.k}.')
     set_local_rank(args.local_rank)
