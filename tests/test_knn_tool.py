@@ -102,6 +102,19 @@ def test_known_features_give_exact_accuracy(colour_setup: dict) -> None:
         assert row['top5'] >= row['top1']
 
 
+def test_majority_vote(colour_setup: dict) -> None:
+    result = load_tool().main([
+        colour_setup['config'], colour_setup['checkpoint'], '--majority',
+        '--k', '20', '100'
+    ])
+    assert result['temperature'] is None
+    # 20 neighbours: all of the query's own class, as with weighted votes
+    assert result['knn']['20']['top1'] == pytest.approx(35 / 40)
+    # 100: 30 own-class votes against 70 of other classes, which weighted
+    # votes (exp(1 / 0.07) against exp(0)) outweigh but a majority does not
+    assert result['knn']['100']['top1'] < 35 / 40
+
+
 def test_without_checkpoint_the_codes_are_untrained(
         colour_setup: dict) -> None:
     result = load_tool().main([colour_setup['config'], '--no-checkpoint',

@@ -54,6 +54,7 @@ from _runner_setup import (  # noqa: E402
     add_launcher_args,
     check_checkpoint_args,
     import_mmodc,
+    set_dataloader_defaults,
     set_local_rank,
     usage_error,
 )
@@ -131,6 +132,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     check_checkpoint_args(args)
     if min(args.k) < 1:
         usage_error(f'--k values must be positive, got {args.k}.')
+    if args.majority:
+        args.temperature = None
     set_local_rank(args.local_rank)
     return args
 
@@ -179,6 +182,9 @@ def knn_loader_cfgs(data_cfg: Config,
     sizes = dict(train=args.num_train, val=args.num_val)
     for split, loader in loaders.items():
         _make_extraction_loader(loader, pipeline, sizes[split], args)
+    # each set is read once: no persistent workers
+    set_dataloader_defaults(
+        loaders, ('train', 'val'), no_persistent_workers=True)
     return loaders
 
 
@@ -206,7 +212,8 @@ def _make_extraction_loader(loader: Config, pipeline: list,
                             size: Optional[int],
                             args: argparse.Namespace) -> None:
     """Set the validation pipeline, the first ``size`` samples, an
-    unshuffled sampler that visits every sample once, and the size options.
+    unshuffled sampler that visits every sample once, and the batch size and
+    workers options.
 
     Args:
         loader (Config): A dataloader config, changed in place.
@@ -218,12 +225,10 @@ def _make_extraction_loader(loader: Config, pipeline: list,
     if size is not None:
         loader.dataset.indices = size
     loader.sampler = dict(type='DefaultSampler', shuffle=False, round_up=False)
-    loader.setdefault('collate_fn', dict(type='default_collate'))
     if args.batch_size is not None:
         loader.batch_size = args.batch_size
     if args.num_workers is not None:
         loader.num_workers = args.num_workers
-    loader.persistent_workers = False
 
 
 def build_loaders(loader_cfgs: Dict[str, dict],
@@ -291,10 +296,10 @@ def report(args: argparse.Namespace, scores: dict, info: dict) -> dict:
         checkpoint=args.checkpoint,
         dataset_config=args.dataset_config or args.config,
         features=args.features,
-        temperature=None if args.majority else args.temperature,
+        temperature=args.temperature,
         **info,
         knn=scores)
-    vote = ('majority vote' if args.majority else
+    vote = ('majority vote' if args.temperature is None else
             f'votes exp(cos / {args.temperature})')
     print(f"kNN, {args.features} features ({info['feature_dim']} dims), "
           f"{info['num_train']} reference / {info['num_val']} query "
@@ -342,7 +347,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
     scores = knn_scores(
         *features['train'], *features['val'],
         ks=args.k,
-        temperature=None if args.majority else args.temperature)
+        temperature=args.temperature)
     return report(
         args, scores,
         dict(
