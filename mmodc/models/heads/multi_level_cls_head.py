@@ -17,18 +17,6 @@ RESNET50_CHANNELS = (64, 256, 512, 1024, 2048)
 RESNET50_FEAT_DIMS = (9216, 9216, 8192, 9216, 8192)
 
 
-def level_names(levels: Sequence[int]) -> List[str]:
-    """Names of the levels, as in the benchmarks.
-
-    Args:
-        levels (Sequence[int]): Levels (1 = stem, 2..5 = stages).
-
-    Returns:
-        list[str]: ``feature1`` .. ``feature5``.
-    """
-    return [f'feature{level}' for level in levels]
-
-
 @MODELS.register_module()
 class MultiLevelClsHead(BaseModule):
     """Linear classifiers on the pooled maps of every level, trained at once.
@@ -74,7 +62,7 @@ class MultiLevelClsHead(BaseModule):
                 f'feat_dims ({len(feat_dims)}) and levels ({len(levels)}) '
                 'need one entry per level.')
         self.num_classes = num_classes
-        self.names = level_names(levels)
+        self.names = [f'feature{level}' for level in levels]
         self.norms = nn.ModuleList(
             build_norm_layer(norm_cfg, channels)[1]
             for channels in in_channels)
@@ -164,8 +152,9 @@ class MultiLevelClsHead(BaseModule):
             the last level.
         """
         scores = [F.softmax(score, dim=1).detach() for score in self(feats)]
+        labels = scores[-1].argmax(dim=1)
         if data_samples is None:
-            data_samples = [None] * scores[0].size(0)
+            data_samples = [None] * labels.size(0)
         outputs = []
         for index, sample in enumerate(data_samples):
             sample = DataSample() if sample is None else sample
@@ -173,7 +162,7 @@ class MultiLevelClsHead(BaseModule):
                 name: score[index]
                 for name, score in zip(self.names, scores)
             }
-            last = scores[-1][index]
-            sample.set_pred_score(last).set_pred_label(last.argmax())
+            sample.set_pred_score(scores[-1][index]).set_pred_label(
+                labels[index])
             outputs.append(sample)
         return outputs
