@@ -2,6 +2,7 @@
 MultiHeadAccuracy: the pieces of the multi-head linear evaluation."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
@@ -166,13 +167,29 @@ def test_head_losses_accuracies_and_predictions():
     assert not losses['accuracy_feature5'].requires_grad
     # the training accuracy is top-1 of the logits, whatever their sign
     head.fcs[1].weight.data.zero_()
-    head.fcs[1].bias.data.copy_(torch.tensor([-5., -6, -7, -8, -9, -9]))
-    assert float(head.loss(feats, samples)['accuracy_feature5']) == 25.
+    logits = torch.tensor([-5., -6, -7, -8, -9, -9])
+    head.fcs[1].bias.data.copy_(logits)
+    losses = head.loss(feats, samples)
+    assert float(losses['accuracy_feature5']) == 25.
+    # each level's own cross entropy (feature5's logits are the bias)
+    torch.testing.assert_close(
+        losses['loss_feature5'],
+        F.cross_entropy(logits.expand(4, 6), torch.arange(4)))
     head.eval()
     predictions = head.predict(feats)
     assert set(predictions[0].pred_scores) == {'feature1', 'feature5'}
     assert torch.allclose(predictions[0].pred_scores['feature5'].sum(),
                           torch.tensor(1.))
+    # every level's scores under its own name, the last level's as pred_score
+    with torch.no_grad():
+        feature1 = F.softmax(head(feats)[0], dim=1)
+    for index, prediction in enumerate(predictions):
+        torch.testing.assert_close(prediction.pred_scores['feature1'],
+                                   feature1[index])
+        torch.testing.assert_close(prediction.pred_scores['feature5'],
+                                   F.softmax(logits, dim=0))
+        torch.testing.assert_close(prediction.pred_score,
+                                   prediction.pred_scores['feature5'])
     assert int(predictions[3].pred_label) == 0  # the last level's argmax
 
 
