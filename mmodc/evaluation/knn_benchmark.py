@@ -10,7 +10,6 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from mmodc.engine.extractor import extract_features
@@ -73,7 +72,10 @@ def extract_labelled_features(model: nn.Module,
                               kind: str = 'model',
                               show_progress: bool = True
                               ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """L2-normalised features and labels of a dataset (gathered over ranks).
+    """Features and labels of a dataset (gathered over ranks).
+
+    The features are returned as extracted; the kNN functions L2-normalise
+    them (:func:`~mmodc.evaluation.knn_class_scores`).
 
     Args:
         model (nn.Module): The model, in eval mode during extraction.
@@ -84,8 +86,8 @@ def extract_labelled_features(model: nn.Module,
         show_progress (bool): Progress bar on the main process.
 
     Returns:
-        tuple[torch.Tensor, torch.Tensor]: ``N x d`` features (rows of norm
-        1) and ``N`` labels.
+        tuple[torch.Tensor, torch.Tensor]: ``N x d`` features and ``N``
+        labels.
     """
     if kind not in FEATURE_FORWARDS:
         raise ValueError(f'kNN: features must be one of '
@@ -96,7 +98,7 @@ def extract_labelled_features(model: nn.Module,
         dataloader,
         forward=FEATURE_FORWARDS[kind],
         show_progress=show_progress)
-    return F.normalize(feats, dim=1), labels
+    return feats, labels
 
 
 def knn_scores(train_features: torch.Tensor,
