@@ -20,7 +20,7 @@ def check_level_indices(out_indices: Sequence[int], num_stages: int,
         tuple[int]: The levels, in network order.
     """
     valid = list(range(num_stages + 1))
-    if (isinstance(out_indices, (str, int))
+    if (isinstance(out_indices, str)
             or not isinstance(out_indices, Sequence) or not out_indices
             or not all(isinstance(index, int) for index in out_indices)
             or len(set(out_indices)) != len(out_indices)
