@@ -1,5 +1,5 @@
 """MMEngine metric: top-k accuracy of every head of a multi-level model."""
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric
@@ -35,7 +35,7 @@ class MultiHeadAccuracy(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.topk = tuple(topk)
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Keep every head's scores and the true label of each sample.
 
         Args:
