@@ -1,7 +1,7 @@
 """Reading annotation files with errors that name the dataset and file."""
 from typing import Any, List
 
-from mmengine.fileio import exists, get_text, isdir, join_path, load
+from mmengine.fileio import exists, isdir, join_path, list_from_file, load
 from mmengine.utils import is_abs
 
 
@@ -43,7 +43,9 @@ def require_path(path: str, dataset: str, what: str,
 
 
 def read_lines(path: str, dataset: str, what: str) -> List[str]:
-    """The lines of a text annotation file (no line endings).
+    """The lines of a text annotation file (no line endings), read by
+    MMEngine's ``list_from_file`` (as MMPretrain's ``CustomDataset`` reads
+    its ``ann_file``) once the file is known to exist.
 
     Args:
         path (str): The file.
@@ -54,7 +56,7 @@ def read_lines(path: str, dataset: str, what: str) -> List[str]:
         list[str]: The lines; a final newline does not add an empty line.
     """
     require_path(path, dataset, what)
-    return get_text(path).splitlines()
+    return list_from_file(path)
 
 
 def read_json(path: str, dataset: str, what: str) -> Any:
