@@ -48,8 +48,6 @@ class INat18(CategorisedDataset):
             BaseDataset` (``pipeline``, ``indices``, ``lazy_init`` ...).
     """
 
-    NUM_CLASSES = 8142
-
     def __init__(self, *args, **kwargs) -> None:
         self.category_to_label: Dict[int, int] = {}
         super().__init__(*args, **kwargs)
