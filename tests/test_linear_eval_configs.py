@@ -5,7 +5,7 @@ import json
 import os.path as osp
 import shutil
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 import pytest
@@ -29,7 +29,8 @@ MHEAD = {
     'inat18': 'inat18/resnet50{}_mhead_8xb32-steplr-84e_inat18.py',
 }
 LINEAR = 'imagenet/resnet50_linear-8xb32-steplr-100e_in1k.py'
-#: dataset -> (classes, milestones, epochs) of the reference (REFERENCE.md)
+#: dataset -> (classes, milestones, epochs) of the reference (the table of
+#: configs/benchmarks/classification/README.md)
 SCHEDULES = {
     'imagenet': (1000, [30, 60, 90], 90),
     'places205': (205, [7, 14, 21], 28),
@@ -92,6 +93,9 @@ def test_mhead_configs_keep_the_reference_numbers(dataset, sobel):
     assert transform_types(cfg.val_dataloader) == [
         ('ResizeEdge', 256), ('CenterCrop', 224)
     ]
+    # testing is validation again (not ImageNet's loader of the base file)
+    assert cfg.test_dataloader == cfg.val_dataloader
+    assert cfg.test_evaluator == cfg.val_evaluator
 
 
 def transform_types(loader: dict) -> list:
@@ -334,8 +338,9 @@ def run_tiny(cfg: Config, dataset: str, checkpoint: Path,
     return runner, recorder
 
 
-def assert_frozen_backbone_and_trained_head(runner, recorder) -> None:
-    """Backbone weights and BN statistics unchanged; the head's changed."""
+def assert_frozen_backbone_and_trained_head(runner, recorder) -> List[str]:
+    """Backbone weights and BN statistics unchanged; the head's changed
+    (their keys are returned)."""
     after = runner.model.backbone.state_dict()
     for key, value in recorder.backbone.items():
         assert torch.equal(after[key], value), key
@@ -380,3 +385,27 @@ def test_linear_config_trains_and_validates(checkpoints, tmp_path):
     changed = assert_frozen_backbone_and_trained_head(runner, recorder)
     assert 'fc.weight' in changed
     assert_loaded_exactly(recorder.backbone, checkpoints['plain'])
+
+
+def test_a_trained_classifier_is_tested_without_the_pretraining_checkpoint(
+        tmp_path):
+    """`mim test ... --checkpoint` (the README): the config's pre-training
+    checkpoint stays None, and every weight comes from the tested one."""
+    fake_imagenet(tmp_path / 'imagenet')
+    cfg = tiny_run_config(mhead_config('imagenet'), tmp_path / 'imagenet',
+                          Path('unused.pth'), tmp_path / 'work')
+    cfg.model.backbone.init_cfg.checkpoint = None
+    cfg.test_dataloader = cfg.val_dataloader
+    init_default_scope('mmodc')
+    state = MODELS.build(cfg.model).state_dict()
+    cfg.load_from = str(tmp_path / 'linear.pth')
+    torch.save(dict(meta=dict(epoch=90), state_dict=state), cfg.load_from)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    assert set(metrics) == {
+        f'feature{level}/top{k}' for level in range(1, 6) for k in (1, 5)
+    }
+    tested = runner.model.state_dict()
+    assert tested.keys() == state.keys()
+    for key, value in state.items():
+        assert torch.equal(tested[key], value), key
