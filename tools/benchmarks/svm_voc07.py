@@ -52,7 +52,9 @@ import mmengine
 # tools/ holds what the tools share
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from _runner_setup import (  # noqa: E402
+    add_checkpoint_args,
     add_common_args,
+    check_checkpoint_args,
     import_mmodc,
     load_config,
     set_dataloader_defaults,
@@ -73,10 +75,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='benchmark config (model and data)')
-    parser.add_argument('checkpoint', nargs='?', help='weights to evaluate')
-    parser.add_argument('--no-checkpoint', action='store_true',
-                        help='evaluate the freshly initialised network')
+    add_checkpoint_args(parser, 'benchmark config (model and data)',
+                        'weights to evaluate')
     parser.add_argument('--levels', type=int, nargs='+',
                         help='levels of the full SVM (default: all levels '
                         'of the model)')
@@ -102,8 +102,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'converge)')
     add_common_args(parser)
     args = parser.parse_args(argv)
-    if (args.checkpoint is None) == (not args.no_checkpoint):
-        usage_error('give a CHECKPOINT or --no-checkpoint (one of them).')
+    check_checkpoint_args(args)
     if args.no_full and not args.low_shot_levels:
         usage_error('--no-full without --low-shot-levels leaves nothing to '
                     'do.')
