@@ -5,7 +5,7 @@ import json
 import os.path as osp
 import shutil
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import pytest
@@ -280,16 +280,18 @@ def shrink_sizes(pipeline: list) -> None:
                 transform[key] = SMALL_SIZES[transform[key]]
 
 
-def tiny_run_config(cfg: Config, data_root: Path, checkpoint: Path,
-                    work_dir: Path) -> Config:
+def tiny_run_config(cfg: Config, data_root: Path,
+                    checkpoint: Optional[Path], work_dir: Path) -> Config:
     """The config on fake data: small images (adaptive pooling to the
     reference sizes, so the head keeps its dims), NUM_CLASSES classes, 2
-    iterations then a validation, no workers."""
+    iterations then a validation, no workers; ``checkpoint`` is the
+    pre-training one (None: none)."""
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = str(work_dir)
     cfg.experiment_name = work_dir.parent.name  # unique per test
     cfg.model.head.num_classes = NUM_CLASSES
-    cfg.model.backbone.init_cfg.checkpoint = str(checkpoint)
+    cfg.model.backbone.init_cfg.checkpoint = (
+        None if checkpoint is None else str(checkpoint))
     if cfg.model.neck.type == 'MultiPooling':
         cfg.model.neck.pools = [dict(output_size=side)
                                 for side in REFERENCE_SIDES]
@@ -393,8 +395,7 @@ def test_a_trained_classifier_is_tested_without_the_pretraining_checkpoint(
     checkpoint stays None, and every weight comes from the tested one."""
     fake_imagenet(tmp_path / 'imagenet')
     cfg = tiny_run_config(mhead_config('imagenet'), tmp_path / 'imagenet',
-                          Path('unused.pth'), tmp_path / 'work')
-    cfg.model.backbone.init_cfg.checkpoint = None
+                          None, tmp_path / 'work')
     cfg.test_dataloader = cfg.val_dataloader
     init_default_scope('mmodc')
     state = MODELS.build(cfg.model).state_dict()
