@@ -22,9 +22,6 @@ def single_thread():
     yield
     torch.set_num_threads(threads)
 
-#: Pooled side of feature1..feature5 with the reference ResNet-50 pooling.
-REFERENCE_SIDES = (12, 6, 4, 3, 2)
-
 
 def evaluated(cfg: dict) -> torch.nn.Module:
     """The model of ``cfg`` in eval mode (ResNet.train returns None)."""
@@ -200,12 +197,13 @@ def test_head_names_a_wrong_feature_size():
         head((torch.randn(2, 4, 2, 2), torch.randn(2, 8, 3, 3)))
 
 
-def one_hot_scores(labels, num_classes: int) -> torch.Tensor:
+def one_hot_scores(labels: list, num_classes: int) -> torch.Tensor:
     """Scores that rank ``labels`` first and the next class second."""
+    labels = torch.tensor(labels)
+    rows = torch.arange(len(labels))
     scores = torch.zeros(len(labels), num_classes)
-    for row, label in enumerate(labels):
-        scores[row, label] = 1.
-        scores[row, (label + 1) % num_classes] = 0.5
+    scores[rows, labels] = 1.
+    scores[rows, (labels + 1) % num_classes] = 0.5
     return scores
 
 
