@@ -53,3 +53,15 @@ def quickstart_cfg() -> Config:
         pytest.fail(f'{FASHION_MNIST} is missing: run `apt-get install -y '
                     'dataset-fashion-mnist` (tools/install_deps.sh does).')
     return Config.fromfile(QUICKSTART)
+
+
+@pytest.fixture(scope='module')
+def single_thread():
+    """One intra-op thread for a test module: on a small shared machine,
+    several threads spinning against other processes make small tensor
+    work many times slower (nothing tested depends on the thread count)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

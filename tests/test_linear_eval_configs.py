@@ -17,10 +17,11 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from PIL import Image
 from test_configs import make_fake_imagenet
-from test_multi_level import single_thread  # noqa: F401  (autouse)
 
 import mmodc  # noqa: F401
 from mmodc.registry import MODELS
+
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 BENCHMARKS = osp.join(REPO, 'configs', 'benchmarks', 'classification')
 MHEAD = {

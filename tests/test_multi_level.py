@@ -12,15 +12,7 @@ from mmodc.registry import METRICS, MODELS
 init_default_scope('mmodc')
 
 
-@pytest.fixture(scope='module', autouse=True)
-def single_thread():
-    """One intra-op thread: on a small shared machine, several threads
-    spinning against other processes make these small ResNet passes many
-    times slower (nothing tested depends on the thread count)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def evaluated(cfg: dict) -> torch.nn.Module:

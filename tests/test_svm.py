@@ -34,14 +34,7 @@ TIGHT = dict(tol=1e-8)
 SMALL_COSTS = (0.1, 1.0, 10.0)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_torch_thread():
-    """Tiny problems: one thread avoids the thread pool's overhead (many
-    small batched products) on shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 # --------------------------------------------------------------- references
