@@ -2,7 +2,7 @@
 from typing import Sequence, Tuple
 
 import torch
-from mmpretrain.models.backbones import ResNet
+from mmpretrain.models.backbones import ResNet, ResNet_CIFAR
 
 from mmodc.registry import MODELS
 
@@ -30,6 +30,42 @@ def check_level_indices(out_indices: Sequence[int], num_stages: int,
             f'non-empty list of distinct levels from {valid} (0 = the stem '
             f'before the max-pool, i = stage i), e.g. out_indices={valid}.')
     return tuple(sorted(out_indices))
+
+
+def resnet_levels(resnet: ResNet, x: torch.Tensor,
+                  levels: Sequence[int]) -> Tuple[torch.Tensor, ...]:
+    """The feature maps of any MMPretrain ResNet at the given levels.
+
+    Level 0 is the stem output (conv1, norm and ReLU, or the deep stem)
+    *before* the max-pool, levels 1..4 are the residual stages. A
+    ``ResNet_CIFAR`` has no max-pool. This is how :class:`MultiLevelResNet`
+    computes its outputs, and how a plain ``ResNet`` trained by ODC or
+    DeepCluster gives feature1..feature5 without being rebuilt.
+
+    Args:
+        resnet (ResNet): The network (``ResNet``, ``ResNet_CIFAR`` or a
+            subclass).
+        x (torch.Tensor): ``B x C x H x W`` images.
+        levels (Sequence[int]): Levels in network order (see
+            :func:`check_level_indices`).
+
+    Returns:
+        tuple[torch.Tensor]: One map per level, in network order.
+    """
+    if resnet.deep_stem:
+        x = resnet.stem(x)
+    else:
+        x = resnet.relu(resnet.norm1(resnet.conv1(x)))
+    outs = [x] if 0 in levels else []
+    if not isinstance(resnet, ResNet_CIFAR):
+        x = resnet.maxpool(x)
+    for level, layer_name in enumerate(resnet.res_layers, start=1):
+        if level > levels[-1]:
+            break
+        x = getattr(resnet, layer_name)(x)
+        if level in levels:
+            outs.append(x)
+    return tuple(outs)
 
 
 @MODELS.register_module()
@@ -63,30 +99,6 @@ class MultiLevelResNet(ResNet):
         super().__init__(depth, out_indices=(0, ), **kwargs)
         self.out_indices = levels
 
-    def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The stem, without the max-pool.
-
-        Args:
-            x (torch.Tensor): ``B x C x H x W`` images.
-
-        Returns:
-            torch.Tensor: The stem output (level 0).
-        """
-        if self.deep_stem:
-            return self.stem(x)
-        return self.relu(self.norm1(self.conv1(x)))
-
-    def stem_pool(self, x: torch.Tensor) -> torch.Tensor:
-        """The max-pool between the stem and the first stage.
-
-        Args:
-            x (torch.Tensor): The stem output.
-
-        Returns:
-            torch.Tensor: The input of the first stage.
-        """
-        return self.maxpool(x)
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """The outputs of the requested levels.
 
@@ -97,13 +109,4 @@ class MultiLevelResNet(ResNet):
             tuple[torch.Tensor]: One map per level of ``out_indices``, in
             network order.
         """
-        x = self.stem_forward(x)
-        outs = [x] if 0 in self.out_indices else []
-        x = self.stem_pool(x)
-        for level, layer_name in enumerate(self.res_layers, start=1):
-            if level > self.out_indices[-1]:
-                break
-            x = getattr(self, layer_name)(x)
-            if level in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return resnet_levels(self, x, self.out_indices)

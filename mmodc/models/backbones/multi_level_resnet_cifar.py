@@ -1,5 +1,4 @@
 """ResNet_CIFAR whose outputs include the stem (feature1..feature5)."""
-import torch
 from mmpretrain.models.backbones import ResNet_CIFAR
 
 from mmodc.registry import MODELS
@@ -20,14 +19,3 @@ class MultiLevelResNet_CIFAR(MultiLevelResNet, ResNet_CIFAR):
             i). Defaults to ``(0, 1, 2, 3, 4)``.
         **kwargs: The other arguments of MMPretrain's ``ResNet_CIFAR``.
     """
-
-    def stem_pool(self, x: torch.Tensor) -> torch.Tensor:
-        """The CIFAR stem has no max-pool.
-
-        Args:
-            x (torch.Tensor): The stem output.
-
-        Returns:
-            torch.Tensor: ``x`` unchanged.
-        """
-        return x

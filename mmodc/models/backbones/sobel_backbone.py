@@ -41,6 +41,18 @@ class SobelBackbone(BaseModule):
         self.backbone = MODELS.build(backbone)
         self.register_buffer('sobel', SOBEL_KERNELS.clone(), persistent=False)
 
+    def sobel_filter(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The front end: grey, then the two Sobel filters.
+
+        Args:
+            inputs (torch.Tensor): ``B x C x H x W`` images.
+
+        Returns:
+            torch.Tensor: The ``B x 2 x H x W`` input of the backbone.
+        """
+        grey = inputs.mean(dim=1, keepdim=True)
+        return F.conv2d(grey, self.sobel.to(grey.dtype), padding=1)
+
     def forward(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Filter, then run the backbone.
 
@@ -50,6 +62,4 @@ class SobelBackbone(BaseModule):
         Returns:
             tuple[torch.Tensor]: The backbone's outputs.
         """
-        grey = inputs.mean(dim=1, keepdim=True)
-        return self.backbone(F.conv2d(grey, self.sobel.to(grey.dtype),
-                                      padding=1))
+        return self.backbone(self.sobel_filter(inputs))
