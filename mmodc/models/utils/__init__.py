@@ -1,3 +1,13 @@
 from .checked_pretrained_init import CheckedPretrainedInit
+from .checkpoint_conversion import (
+    CheckpointShapeError,
+    ConvertedCheckpoint,
+    convert_checkpoint,
+    load_converted_checkpoint,
+    read_state_dict,
+)
 
-__all__ = ['CheckedPretrainedInit']
+__all__ = [
+    'CheckedPretrainedInit', 'CheckpointShapeError', 'ConvertedCheckpoint',
+    'convert_checkpoint', 'load_converted_checkpoint', 'read_state_dict'
+]
