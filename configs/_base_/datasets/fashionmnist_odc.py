@@ -16,6 +16,13 @@ train_pipeline = [
 
 extract_pipeline = [dict(type='PackInputs')]
 
+# an image file or array for mmodc.apis.inference_model: grey, 28 x 28
+test_pipeline = [
+    dict(type='LoadImageFromFile', color_type='grayscale'),
+    dict(type='Resize', scale=(28, 28)),
+    dict(type='PackInputs'),
+]
+
 train_dataloader = dict(
     batch_size=256,
     num_workers=1,

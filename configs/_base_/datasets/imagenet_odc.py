@@ -32,6 +32,9 @@ extract_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# one image at a time for mmodc.apis.inference_model: as extracted
+test_pipeline = extract_pipeline
+
 train_dataloader = dict(
     batch_size=64,
     num_workers=4,
