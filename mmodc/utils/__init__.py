@@ -1,8 +1,9 @@
 from .compat import apply as apply_compat_fixes
 from .dist import all_gather_cat, broadcast_, is_distributed
+from .download import DownloadError, download_checkpoint
 from .progress import current_iteration
 
 __all__ = [
     'apply_compat_fixes', 'all_gather_cat', 'broadcast_', 'is_distributed',
-    'current_iteration'
+    'current_iteration', 'DownloadError', 'download_checkpoint'
 ]
