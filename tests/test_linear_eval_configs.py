@@ -198,6 +198,25 @@ def test_a_checkpoint_of_another_stem_is_refused(checkpoints):
         model.init_weights()
 
 
+@pytest.mark.parametrize('sobel', [False, True])
+def test_a_backbone_only_file_loads(sobel, checkpoints, tmp_path):
+    """A backbone-only file (keys without prefix, as OpenSelfSup and the
+    DeepCluster release published them) loads through the config's
+    prefix='backbone.' Pretrained, also inside the Sobel front end."""
+    kind = 'sobel' if sobel else 'plain'
+    state = torch.load(checkpoints[kind], weights_only=False)['state_dict']
+    prefix = 'backbone.backbone.' if sobel else 'backbone.'
+    backbone_only = {key[len(prefix):]: value
+                     for key, value in state.items() if key.startswith(prefix)}
+    torch.save(dict(state_dict=backbone_only), tmp_path / 'backbone.pth')
+    cfg = mhead_config('imagenet', sobel=sobel)
+    cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'backbone.pth')
+    init_default_scope('mmodc')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert_loaded_exactly(model.backbone.state_dict(), checkpoints[kind])
+
+
 @pytest.mark.parametrize('checkpoint, error, message', [
     (None, ValueError, 'checkpoint=None.*--cfg-options '
      r'model\.backbone\.init_cfg\.checkpoint='),

@@ -387,15 +387,17 @@ def test_extracted_backbone_in_benchmark(odc_0x_file, backbone_only, resnet,
     assert_holds(svm_model(SVM_CONFIG, output).backbone, backbone_only)
 
 
-def test_sobel_backbone_in_benchmark(sobel_backbone_only, tmp_path):
-    """A Sobel backbone-only file is refused by the -sobel SVM benchmark
-    (its keys sit under SobelBackbone's backbone.); converted to that
-    config's model it loads."""
+def test_sobel_backbone_in_benchmark(sobel_backbone_only, backbone_only,
+                                     tmp_path):
+    """The published Sobel backbone-only file loads into the -sobel SVM
+    benchmark as it is (strict Pretrained puts it inside SobelBackbone);
+    an RGB file there is refused with the key, both shapes and the fix."""
     published = save(tmp_path / 'deepcluster_r50.pth',
                      state_dict=sobel_backbone_only, author='OpenSelfSup')
-    with pytest.raises(RuntimeError, match='missing'):
-        svm_model(SVM_SOBEL_CONFIG, published)
-    converted = str(tmp_path / 'deepcluster_svm.pth')
-    CONVERT.main([published, converted, '--config', SVM_SOBEL_CONFIG])
-    model = svm_model(SVM_SOBEL_CONFIG, converted)
+    model = svm_model(SVM_SOBEL_CONFIG, published)
     assert_holds(model.backbone.backbone, sobel_backbone_only)
+    rgb = save(tmp_path / 'odc_r50.pth', state_dict=backbone_only)
+    with pytest.raises(CheckpointShapeError,
+                       match=r'conv1\.weight .*\(64, 3, 7, 7\) vs model '
+                       r'\(64, 2, 7, 7\).*without -sobel'):
+        svm_model(SVM_SOBEL_CONFIG, rgb)

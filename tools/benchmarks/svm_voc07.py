@@ -110,16 +110,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def backbone_prefix(checkpoint: str) -> Optional[str]:
-    """``'backbone.'`` for a whole-model checkpoint (ODC, DeepCluster), None
-    for a backbone-only file whose keys have no prefix."""
-    from mmengine.runner.checkpoint import _load_checkpoint
-    loaded = _load_checkpoint(checkpoint, map_location='cpu')
-    state_dict = loaded.get('state_dict', loaded)
-    whole_model = any(key.startswith('backbone.') for key in state_dict)
-    return 'backbone.' if whole_model else None
-
-
 def build_model(cfg, args):
     """The multi-level model with the checkpoint's backbone weights."""
     import torch
@@ -132,7 +122,7 @@ def build_model(cfg, args):
     else:
         cfg.model.backbone.init_cfg = dict(
             type='Pretrained', checkpoint=args.checkpoint,
-            prefix=backbone_prefix(args.checkpoint), strict=True)
+            prefix='backbone.', strict=True)
     model = MODELS.build(cfg.model)
     model.init_weights()
     if torch.cuda.is_available():

@@ -5,48 +5,19 @@ from typing import Dict, Optional
 import torch
 import torch.nn as nn
 from mmengine.model.weight_init import PretrainedInit, update_init_info
-from mmengine.runner.checkpoint import (
-    _load_checkpoint,
-    _load_checkpoint_with_prefix,
-    load_state_dict,
-)
+from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 
 from mmodc.registry import WEIGHT_INITIALIZERS
+from .checkpoint_conversion import (
+    CheckpointShapeError,
+    convert_checkpoint,
+    describe_mismatch,
+)
 
 #: How the benchmark configs take the checkpoint to evaluate.
 CHECKPOINT_HINT = ('pass the checkpoint to evaluate, e.g. `mim train mmodc '
                    '<config> --cfg-options '
                    'model.backbone.init_cfg.checkpoint=<path or URL>`')
-
-
-def describe_mismatch(expected: Dict[str, torch.Tensor],
-                      given: Dict[str, torch.Tensor],
-                      examples: int = 3) -> str:
-    """What keeps a state dict from loading strictly into a module.
-
-    Args:
-        expected (dict[str, torch.Tensor]): The module's state dict.
-        given (dict[str, torch.Tensor]): The state dict to load.
-        examples (int): How many keys to name per kind of problem.
-
-    Returns:
-        str: The missing, unexpected and mis-shaped keys (counts and
-        examples); empty if none.
-    """
-    # BatchNorm counters are not weights (MMEngine ignores them too)
-    missing = [key for key in expected if key not in given
-               and not key.endswith('num_batches_tracked')]
-    unexpected = [key for key in given if key not in expected]
-    shapes = [
-        f'{key} {tuple(given[key].shape)} vs {tuple(value.shape)}'
-        for key, value in expected.items()
-        if key in given and given[key].shape != value.shape
-    ]
-    problems = (('missing', missing), ('unexpected', unexpected),
-                ('checkpoint vs model shape', shapes))
-    return '; '.join(
-        f'{len(keys)} {kind} (e.g. {", ".join(keys[:examples])})'
-        for kind, keys in problems if keys)
 
 
 @WEIGHT_INITIALIZERS.register_module(name='Pretrained')
@@ -115,16 +86,26 @@ class CheckedPretrainedInit(PretrainedInit):
     def _load_strictly(self, module: nn.Module) -> None:
         """Load, every key and shape of the module required to match.
 
+        A checkpoint without ``prefix`` in its keys is taken as a
+        backbone-only file (OpenSelfSup's, the DeepCluster release, the
+        output of extract_backbone_weights.py) and put where the module
+        holds that backbone (see :func:`convert_checkpoint`).
+
         Args:
             module (nn.Module): The module to load into.
         """
-        if self.prefix is None:
-            checkpoint = _load_checkpoint(self.checkpoint, self.map_location)
-            state_dict = checkpoint.get('state_dict', checkpoint)
-        else:
-            state_dict = _load_checkpoint_with_prefix(
-                self.prefix, self.checkpoint, map_location=self.map_location)
-        mismatch = describe_mismatch(module.state_dict(), state_dict)
+        expected = module.state_dict()
+        given = self._module_tensors()
+        try:
+            converted = convert_checkpoint(given, expected, self.checkpoint)
+        except CheckpointShapeError:
+            raise
+        except ValueError:  # no key fits: described below
+            converted = None
+        if converted is not None:
+            given = {converted.prefix + key: value
+                     for key, value in given.items()}
+        mismatch = describe_mismatch(expected, given)
         if mismatch:
             raise RuntimeError(
                 f'init_cfg Pretrained of {type(module).__name__}: checkpoint '
@@ -132,4 +113,22 @@ class CheckedPretrainedInit(PretrainedInit):
                 f'not fit the model: {mismatch}. Use a checkpoint of this '
                 'architecture (a Sobel DeepCluster checkpoint needs a -sobel '
                 'config, and the reverse).')
-        load_state_dict(module, state_dict, strict=True, logger='current')
+        load_state_dict(module, converted.state_dict, strict=True,
+                        logger='current')
+
+    def _module_tensors(self) -> Dict[str, torch.Tensor]:
+        """The checkpoint's tensors under ``prefix`` (prefix removed), or
+        all of them when no key has the prefix (a backbone-only file).
+
+        Returns:
+            dict[str, torch.Tensor]: The tensors by key.
+        """
+        checkpoint = _load_checkpoint(self.checkpoint, self.map_location)
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        prefix = self.prefix or ''
+        if not any(key.startswith(prefix) for key in state_dict):
+            return dict(state_dict)
+        return {
+            key[len(prefix):]: value
+            for key, value in state_dict.items() if key.startswith(prefix)
+        }

@@ -24,8 +24,6 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from .checked_pretrained_init import describe_mismatch
-
 #: Where a model keeps its backbone: the candidate prefixes of a
 #: backbone-only file are the model's module paths from here on.
 BACKBONE = 'backbone.'
@@ -33,6 +31,36 @@ BACKBONE = 'backbone.'
 IGNORED_MISSING = 'num_batches_tracked'
 #: Layout names of :attr:`ConvertedCheckpoint.layout` by prefix.
 WHOLE_MODEL, BACKBONE_ONLY = 'mmodc', 'backbone-only'
+
+
+def describe_mismatch(expected: Dict[str, torch.Tensor],
+                      given: Dict[str, torch.Tensor],
+                      examples: int = 3) -> str:
+    """What keeps a state dict from loading strictly into a module.
+
+    Args:
+        expected (dict[str, torch.Tensor]): The module's state dict.
+        given (dict[str, torch.Tensor]): The state dict to load.
+        examples (int): How many keys to name per kind of problem.
+
+    Returns:
+        str: The missing, unexpected and mis-shaped keys (counts and
+        examples); empty if none.
+    """
+    # BatchNorm counters are not weights (MMEngine ignores them too)
+    missing = [key for key in expected if key not in given
+               and not key.endswith('num_batches_tracked')]
+    unexpected = [key for key in given if key not in expected]
+    shapes = [
+        f'{key} {tuple(given[key].shape)} vs {tuple(value.shape)}'
+        for key, value in expected.items()
+        if key in given and given[key].shape != value.shape
+    ]
+    problems = (('missing', missing), ('unexpected', unexpected),
+                ('checkpoint vs model shape', shapes))
+    return '; '.join(
+        f'{len(keys)} {kind} (e.g. {", ".join(keys[:examples])})'
+        for kind, keys in problems if keys)
 
 
 class CheckpointShapeError(ValueError):
