@@ -1,6 +1,7 @@
 """mmodc.apis: list the zoo, build models by name with weights from a file
 or a (local) URL in the published layouts, and the inference helper."""
 import hashlib
+import pickle
 from pathlib import Path
 from typing import Dict
 
@@ -142,6 +143,26 @@ def test_pretrained_true_downloads_the_published_layout(
     assert (tmp_path / 'cache' / served.name).is_file()
     for key, value in state.items():
         assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_downloaded_checkpoints_hold_only_tensors(tmp_path: Path) -> None:
+    """A file from a URL is unpickled with weights_only: an object in it
+    is refused (it could run code); the same file by local path loads."""
+    model = get_model(FASHION_ODC, memory_bank=dict(length=1000))
+    state = randomised(model, seed=4)
+    torch.save(dict(state_dict=state, meta=dict(work_dir=Path('w'))),
+               tmp_path / 'ckpt.pth')
+    served = published_name(tmp_path / 'ckpt.pth', 'odc_fashion')
+    with serve_files({'/' + served.name: served.read_bytes()}) as url:
+        with pytest.raises(pickle.UnpicklingError,
+                           match='holds more than tensors'):
+            get_model(FASHION_ODC, pretrained=f'{url}/{served.name}',
+                      cache_dir=str(tmp_path / 'cache'),
+                      memory_bank=dict(length=1000))
+    cached = tmp_path / 'cache' / served.name
+    loaded = get_model(FASHION_ODC, pretrained=str(cached),
+                       memory_bank=dict(length=1000))
+    assert torch.equal(loaded.head.fc_cls.weight, state['head.fc_cls.weight'])
 
 
 def write_index(index: Path, name: str, weights: str) -> None:

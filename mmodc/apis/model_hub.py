@@ -150,8 +150,8 @@ def init_model(config: Union[str, Config],
         checkpoint (str, optional): Path or URL of the checkpoint (any
             layout :func:`mmodc.models.utils.convert_checkpoint` reads;
             URLs are downloaded and verified by
-            :func:`mmodc.utils.download_checkpoint`). Defaults to the
-            initial weights.
+            :func:`mmodc.utils.download_checkpoint` and may hold tensors
+            and plain containers only). Defaults to the initial weights.
         device (str | torch.device, optional): Where to put the model.
             Defaults to the CPU.
         cache_dir (str, optional): Download directory for a URL. Defaults
@@ -167,8 +167,10 @@ def init_model(config: Union[str, Config],
         cfg.merge_from_dict(cfg_options)
     model = build_initialised_model(cfg.model)
     if checkpoint is not None:
-        load_converted_checkpoint(model, local_checkpoint(checkpoint,
-                                                          cache_dir))
+        load_converted_checkpoint(
+            model,
+            local_checkpoint(checkpoint, cache_dir),
+            weights_only=is_url(checkpoint))
     model.cfg = cfg
     return model.to(device or 'cpu').eval()
 
@@ -195,6 +197,11 @@ def build_initialised_model(model_cfg: dict) -> BaseModel:
     return model
 
 
+def is_url(checkpoint: str) -> bool:
+    """Whether a checkpoint is given by an ``http(s)://`` URL."""
+    return checkpoint.startswith(('http://', 'https://'))
+
+
 def local_checkpoint(checkpoint: str,
                      cache_dir: Optional[str] = None) -> str:
     """The local file of a checkpoint path or URL (downloaded if a URL).
@@ -208,7 +215,7 @@ def local_checkpoint(checkpoint: str,
     Returns:
         str: The path of the local file.
     """
-    if checkpoint.startswith(('http://', 'https://')):
+    if is_url(checkpoint):
         return download_checkpoint(checkpoint, cache_dir)
     path = osp.expanduser(checkpoint)
     if not osp.isfile(path):

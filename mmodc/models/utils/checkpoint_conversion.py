@@ -15,6 +15,7 @@ Keys the model has no place for (e.g. an MMSelfSup 1.x checkpoint's
 ``loss_weight`` and ``backbone.sobel_layer.*``) are dropped and reported;
 a tensor whose shape differs from the model's is an error.
 """
+import pickle
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Sequence, Set, Tuple
@@ -151,16 +152,29 @@ def state_dict_of(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:
     return checkpoint.get('state_dict', checkpoint)
 
 
-def read_state_dict(filename: str) -> Mapping[str, torch.Tensor]:
+def read_state_dict(filename: str,
+                    weights_only: bool = False) -> Mapping[str, torch.Tensor]:
     """Read the state dict of a checkpoint file, on the CPU.
 
     Args:
         filename (str): Path (or URL) of the checkpoint.
+        weights_only (bool): Unpickle tensors and plain containers only, as
+            for a file from the internet. Defaults to False: MMEngine's
+            loader (local files are trusted).
 
     Returns:
         Mapping[str, torch.Tensor]: The tensors by key.
     """
-    return state_dict_of(_load_checkpoint(filename, map_location='cpu'))
+    if not weights_only:
+        return state_dict_of(_load_checkpoint(filename, map_location='cpu'))
+    try:
+        return state_dict_of(
+            torch.load(filename, map_location='cpu', weights_only=True))
+    except pickle.UnpicklingError as error:
+        raise pickle.UnpicklingError(
+            f'{filename} holds more than tensors, which a downloaded '
+            'checkpoint is not trusted to; if you trust its source, load '
+            f'the file by its local path instead. ({error})') from error
 
 
 def candidate_prefixes(model_keys: Iterable[str]) -> Set[str]:
@@ -321,7 +335,9 @@ def convert_checkpoint(checkpoint: Mapping,
 
 def load_converted_checkpoint(model: nn.Module,
                               filename: str,
-                              logger: str = 'current') -> ConvertedCheckpoint:
+                              logger: str = 'current',
+                              weights_only: bool = False
+                              ) -> ConvertedCheckpoint:
     """Read a checkpoint, convert it to the model's layout and load it.
 
     The load is non-strict: only the reported missing keys keep the model's
@@ -331,12 +347,16 @@ def load_converted_checkpoint(model: nn.Module,
         model (nn.Module): The model to load into.
         filename (str): Path (or URL) of the checkpoint.
         logger (str): Logger of the report. Defaults to 'current'.
+        weights_only (bool): Unpickle tensors and plain containers only
+            (for downloaded files). Defaults to False.
 
     Returns:
         ConvertedCheckpoint: The conversion that was loaded.
     """
     converted = convert_checkpoint(
-        read_state_dict(filename), model.state_dict(), source=filename)
+        read_state_dict(filename, weights_only),
+        model.state_dict(),
+        source=filename)
     model.load_state_dict(converted.state_dict, strict=False)
     print_log(f'Loaded {filename}: {converted.summary()}', logger=logger)
     return converted
