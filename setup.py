@@ -7,12 +7,18 @@ puts ``tools/``, ``configs/`` and ``model-index.yml`` there:
 - ``pip install .`` (and every wheel or sdist built from the tree) copies
   them into the built package;
 - ``pip install -e .`` (PEP 660, ``editable_wheel``) installs a ``.mim`` in
-  site-packages whose Python tools run the source tree's scripts, so edits
-  take effect without reinstalling, and links them in the source tree's
-  ``mmodc/.mim`` as well;
+  site-packages whose Python tools run the source tree's scripts (on the
+  source tree's file of a config mim found by name) and whose
+  ``model-index.yml`` imports the source tree's, so ``mim train``, ``test``,
+  ``run`` and ``search`` see edits without reinstalling, and links them in
+  the source tree's ``mmodc/.mim`` as well. Its file names, and the configs
+  ``mim download`` dumps, are those of install time: a config or tool added
+  later is found by name once ``pip install -e .`` has run again (a wheel
+  cannot hold a link to the source tree);
 - ``python setup.py develop`` (setuptools < 80) links them in the source
   tree's ``mmodc/.mim``.
 """
+import json
 import os
 import shutil
 from pathlib import Path
@@ -192,6 +198,13 @@ sys.path[0] = osp.dirname(SCRIPT)
 runpy.run_path(SCRIPT, run_name='__main__')
 '''
 
+_EDITABLE_MODEL_INDEX = '''\
+# Written by mmodc's setup.py for `pip install -e`: `mim search` and
+# `mim download` read the source tree's model index and metafiles.
+Import:
+  - {path}
+'''
+
 
 class _MimEditableStrategy:
     """Wrap a setuptools editable strategy to add ``mmodc/.mim`` to the wheel.
@@ -223,7 +236,11 @@ class _MimEditableStrategy:
         self.strategy(wheel, files, mapping)
         for src, rel in iter_mim_files():
             arcname = f'{PACKAGE}/.mim/{rel}'
-            if rel.startswith('tools/') and src.suffix == '.py':
+            if rel == 'model-index.yml':
+                wheel.writestr(
+                    arcname,
+                    _EDITABLE_MODEL_INDEX.format(path=json.dumps(str(src))))
+            elif rel.startswith('tools/') and src.suffix == '.py':
                 up = os.path.relpath('.', os.path.dirname(rel))
                 wheel.writestr(
                     arcname,

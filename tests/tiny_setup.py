@@ -38,7 +38,8 @@ def make_image_folder(root: Path, per_class: int = 4, size: int = 32) -> Path:
 def tiny_config(data_root: Path,
                 work_dir: Optional[Path] = None,
                 max_iters: Optional[int] = None,
-                seed: int = 0) -> Dict[str, Any]:
+                seed: int = 0,
+                with_test: bool = False) -> Dict[str, Any]:
     """A ResNet-18 (8 base channels) classifier config on ``data_root``.
 
     Only MMPretrain and MMEngine types, looked up from the ``mmodc`` scope.
@@ -49,11 +50,14 @@ def tiny_config(data_root: Path,
         max_iters (int, optional): Iteration-based training of this many
             iterations; one epoch if not given.
         seed (int): Random seed.
+        with_test (bool): Add a test split (``test_dataloader`` on
+            ``data_root``, top-1 ``Accuracy``) for ``tools/test.py``.
 
     Returns:
         dict: The config as a dict (for :class:`mmengine.Config`).
     """
     by_epoch = max_iters is None
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
     cfg = dict(
         default_scope='mmodc',
         model=dict(
@@ -80,10 +84,7 @@ def tiny_config(data_root: Path,
             dataset=dict(
                 type='CustomDataset',
                 data_root=str(data_root),
-                pipeline=[
-                    dict(type='LoadImageFromFile'),
-                    dict(type='PackInputs')
-                ])),
+                pipeline=pipeline)),
         train_cfg=(dict(by_epoch=True, max_epochs=1) if by_epoch else dict(
             by_epoch=False, max_iters=max_iters)),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
@@ -98,6 +99,18 @@ def tiny_config(data_root: Path,
     )
     if work_dir is not None:
         cfg['work_dir'] = str(work_dir)
+    if with_test:
+        cfg.update(
+            test_dataloader=dict(
+                batch_size=4,
+                num_workers=0,
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                dataset=dict(
+                    type='CustomDataset',
+                    data_root=str(data_root),
+                    pipeline=pipeline)),
+            test_evaluator=dict(type='Accuracy', topk=(1, )),
+            test_cfg=dict())
     return cfg
 
 
