@@ -15,6 +15,7 @@ from http_files import serve_files
 from mmengine.dataset import default_collate
 from mmpretrain.datasets.transforms import PackInputs
 from mmpretrain.models.backbones import ResNet
+from tiny_setup import read_model_index
 
 from mmodc.apis import (
     get_model,
@@ -33,17 +34,6 @@ IN1K_ODC = 'odc_resnet50_8xb64-steplr-440e_in1k'
 IN1K_SOBEL = 'deepcluster-sobel_resnet50_8xb64-steplr-200e_in1k'
 # the ImageNet memory bank (1.3 GB) is not needed to test loading
 SMALL_MEMORY = dict(memory_bank=dict(length=10000, min_cluster=1))
-
-
-def index_models() -> Dict[str, dict]:
-    """The models of model-index.yml, read with plain YAML."""
-    root = Path(REPO)
-    index = yaml.safe_load((root / 'model-index.yml').read_text())
-    models = {}
-    for metafile in index['Import']:
-        for model in yaml.safe_load((root / metafile).read_text())['Models']:
-            models[model['Name']] = model
-    return models
 
 
 def randomised(model: torch.nn.Module, seed: int) -> Dict[str, torch.Tensor]:
@@ -77,7 +67,7 @@ def in1k_odc():
 
 
 def test_list_models_is_the_model_index() -> None:
-    expected = index_models()
+    expected = read_model_index(Path(REPO))
     assert list_models() == sorted(expected)
     with_weights = {name for name, m in expected.items() if 'Weights' in m}
     assert set(list_models(with_weights=True)) == with_weights

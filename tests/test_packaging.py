@@ -33,6 +33,7 @@ from tiny_setup import (
     clean_env,
     make_image_folder,
     python_of,
+    read_model_index,
     tiny_config,
     write_config,
 )
@@ -89,16 +90,6 @@ def _install(python: str, kind: str, source: Path) -> None:
     target = ['-e', str(source)] if kind == 'editable' else [str(source)]
     pip = [python, '-m', 'pip', 'install', '--no-deps', '--no-build-isolation']
     _run([*pip, '--no-index', '-q', *target], cwd=Path(python).parent)
-
-
-def _index_model_names(root: Path) -> List[str]:
-    """The model names of the metafiles ``root/model-index.yml`` imports,
-    read with plain YAML (not with the ``modelindex`` that mim uses)."""
-    index = yaml.safe_load((root / 'model-index.yml').read_text())
-    return [
-        model['Name'] for metafile in index['Import']
-        for model in yaml.safe_load((root / metafile).read_text())['Models']
-    ]
 
 
 def _files(root: Path) -> List[str]:
@@ -350,7 +341,7 @@ def test_mim_search_lists_every_model(installed: Dict[str, object],
     and the copied tree's tiny one)."""
     result = _mim(installed, 'search', 'mmodc', cwd=tmp_path)
     listed = re.findall(r'config id: (\S+)', result.stdout)
-    expected = _index_model_names(source)
+    expected = list(read_model_index(source))
     assert TINY_MODEL in expected and UNPUBLISHED_MODEL in expected
     assert sorted(listed) == sorted(expected)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import numpy as np
+import yaml
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -149,3 +150,22 @@ def python_of(venv: Path) -> str:
     """The Python executable of a virtual environment."""
     scripts = 'Scripts' if sys.platform == 'win32' else 'bin'
     return osp.join(str(venv), scripts, 'python')
+
+
+def read_model_index(root: Path) -> Dict[str, dict]:
+    """The models of the metafiles ``root/model-index.yml`` imports, by
+    name, read with plain YAML (not with the ``modelindex`` that mim and
+    mmodc.apis use).
+
+    Args:
+        root (Path): The directory of ``model-index.yml``.
+
+    Returns:
+        dict[str, dict]: Each model's metafile entry.
+    """
+    index = yaml.safe_load((root / 'model-index.yml').read_text())
+    return {
+        model['Name']: model
+        for metafile in index['Import']
+        for model in yaml.safe_load((root / metafile).read_text())['Models']
+    }
