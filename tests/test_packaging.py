@@ -370,6 +370,36 @@ def test_mim_download(installed: Dict[str, object],
     assert dumped.model.backbone.type == 'ResNet'
 
 
+def test_python_api_uses_the_installed_index(installed: Dict[str, object],
+                                            published: Dict[str, object],
+                                            tmp_path: Path) -> None:
+    """``mmodc.apis`` in the venv reads the installed package's model index
+    (regular: ``<pkg_root>/.mim``) and ``get_model(name, pretrained=True)``
+    downloads, verifies and loads the published weights."""
+    loaded = tmp_path / 'loaded.pth'
+    result = _run([
+        installed['python'], '-W', 'ignore', '-c',
+        'import sys, torch; '
+        'from mmodc.apis import get_model, list_models, model_index_path; '
+        f'model = get_model({TINY_MODEL!r}, pretrained=True, '
+        f'cache_dir={str(tmp_path / "cache")!r}); '
+        f'torch.save(model.state_dict(), {str(loaded)!r}); '
+        'print(model_index_path()); '
+        f'print({TINY_MODEL!r} in list_models(with_weights=True))'
+    ], cwd=tmp_path)
+    index_path, listed = result.stdout.strip().splitlines()[-2:]
+    if installed['kind'] == 'regular':
+        assert Path(index_path) == (installed['pkg_root'] / '.mim' /
+                                    'model-index.yml')
+    assert listed == 'True'
+    published_state = torch.load(
+        io.BytesIO(published['content']), weights_only=True)['state_dict']
+    state = torch.load(loaded, weights_only=True)
+    assert state.keys() == published_state.keys()
+    for key, value in published_state.items():
+        assert torch.equal(state[key], value), key
+
+
 def test_mim_download_without_weights(installed: Dict[str, object],
                                       tmp_path: Path) -> None:
     """A model without published weights (mmodc's Fashion-MNIST ones) is

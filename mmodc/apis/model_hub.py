@@ -165,12 +165,13 @@ def init_model(config: Union[str, Config],
         config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    # fetch first: a download that fails should not wait for the model
+    filename = (None if checkpoint is None else local_checkpoint(
+        checkpoint, cache_dir))
     model = build_initialised_model(cfg.model)
-    if checkpoint is not None:
+    if filename is not None:
         load_converted_checkpoint(
-            model,
-            local_checkpoint(checkpoint, cache_dir),
-            weights_only=is_url(checkpoint))
+            model, filename, weights_only=is_url(checkpoint))
     model.cfg = cfg
     return model.to(device or 'cpu').eval()
 
