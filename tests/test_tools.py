@@ -88,22 +88,8 @@ def test_train_then_test(tmp_path: Path) -> None:
     ./work_dirs/<config name> (num_workers=0, persistent_workers unset);
     test.py evaluates the checkpoint and dumps the predictions."""
     images = make_image_folder(tmp_path / 'images')
-    test_set = dict(
-        test_dataloader=dict(
-            batch_size=4,
-            num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(
-                type='CustomDataset',
-                data_root=str(images),
-                pipeline=[
-                    dict(type='LoadImageFromFile'),
-                    dict(type='PackInputs')
-                ])),
-        test_evaluator=dict(type='Accuracy', topk=(1, )),
-        test_cfg=dict())
     config = write_config(
-        dict(tiny_config(images), **test_set), tmp_path / 'tiny_cls.py')
+        tiny_config(images, with_test=True), tmp_path / 'tiny_cls.py')
     result = _tool('train.py', str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = tmp_path / 'work_dirs' / 'tiny_cls' / 'epoch_1.pth'

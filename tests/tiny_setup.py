@@ -36,6 +36,29 @@ def make_image_folder(root: Path, per_class: int = 4, size: int = 32) -> Path:
     return root
 
 
+def image_folder_loader(data_root: Path, batch_size: int,
+                        shuffle: bool) -> Dict[str, Any]:
+    """A dataloader config of the image folder, no workers.
+
+    Args:
+        data_root (Path): A folder made by :func:`make_image_folder`.
+        batch_size (int): Images per batch.
+        shuffle (bool): Whether the sampler shuffles.
+
+    Returns:
+        dict: The dataloader config.
+    """
+    return dict(
+        batch_size=batch_size,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=shuffle),
+        dataset=dict(
+            type='CustomDataset',
+            data_root=str(data_root),
+            pipeline=[dict(type='LoadImageFromFile'),
+                      dict(type='PackInputs')]))
+
+
 def tiny_config(data_root: Path,
                 work_dir: Optional[Path] = None,
                 max_iters: Optional[int] = None,
@@ -58,7 +81,6 @@ def tiny_config(data_root: Path,
         dict: The config as a dict (for :class:`mmengine.Config`).
     """
     by_epoch = max_iters is None
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
     cfg = dict(
         default_scope='mmodc',
         model=dict(
@@ -78,14 +100,7 @@ def tiny_config(data_root: Path,
                 in_channels=64,
                 loss=dict(type='CrossEntropyLoss'))),
         # num_workers=0 and no persistent_workers: tools/train.py must cope
-        train_dataloader=dict(
-            batch_size=2,
-            num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            dataset=dict(
-                type='CustomDataset',
-                data_root=str(data_root),
-                pipeline=pipeline)),
+        train_dataloader=image_folder_loader(data_root, 2, shuffle=True),
         train_cfg=(dict(by_epoch=True, max_epochs=1) if by_epoch else dict(
             by_epoch=False, max_iters=max_iters)),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
@@ -102,14 +117,7 @@ def tiny_config(data_root: Path,
         cfg['work_dir'] = str(work_dir)
     if with_test:
         cfg.update(
-            test_dataloader=dict(
-                batch_size=4,
-                num_workers=0,
-                sampler=dict(type='DefaultSampler', shuffle=False),
-                dataset=dict(
-                    type='CustomDataset',
-                    data_root=str(data_root),
-                    pipeline=pipeline)),
+            test_dataloader=image_folder_loader(data_root, 4, shuffle=False),
             test_evaluator=dict(type='Accuracy', topk=(1, )),
             test_cfg=dict())
     return cfg
