@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import logging
 import os.path as osp
+import random
 import re
 import threading
 import time
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO
@@ -313,9 +315,17 @@ def publish_model():
 
 
 def training_checkpoint() -> dict:
-    """A small ODC training checkpoint as MMEngine's Runner saves it."""
+    """A small ODC training checkpoint as MMEngine's Runner saves it, with
+    the random states of mmodc's RandomStatesHook (numpy's among them)."""
     return dict(
-        meta=dict(epoch=8, iter=1880, experiment_name='odc_tiny'),
+        meta=dict(
+            epoch=8,
+            iter=1880,
+            experiment_name='odc_tiny',
+            random_states=dict(
+                torch=torch.get_rng_state(),
+                numpy=np.random.get_state(),
+                python=random.getstate())),
         state_dict={
             'backbone.conv1.weight': torch.randn(4, 3, 3, 3),
             'head.fc.bias': torch.randn(10),
@@ -347,8 +357,10 @@ def test_published_model_downloads_and_verifies(server, tmp_path,
 
     url = server.serve(f'/zoo/{no_memory}/{name}', body(data))
     path = download_checkpoint(url, str(tmp_path / 'cache'), progress=False)
-    checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    # as downloads are loaded (mmodc.apis)
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     assert set(checkpoint) == {'meta', 'state_dict'}
+    assert 'random_states' not in checkpoint['meta']
     kept = [key for key in trained['state_dict']
             if not (no_memory and key.startswith('memory_bank.'))]
     assert list(checkpoint['state_dict']) == kept
@@ -357,6 +369,22 @@ def test_published_model_downloads_and_verifies(server, tmp_path,
                            trained['state_dict'][key])
     assert checkpoint['meta'].get('memory_bank_dropped', False) == no_memory
     assert checkpoint['meta']['epoch'] == 8
+
+
+def test_publish_refuses_what_a_download_could_not_load(
+        tmp_path, capsys, publish_model):
+    """An object in meta that weights_only refuses stops publishing (the
+    download would not load); nothing is written."""
+    trained = training_checkpoint()
+    trained['meta']['class_counts'] = np.arange(3)
+    torch.save(trained, tmp_path / 'epoch_8.pth')
+    with pytest.raises(SystemExit) as exit_:
+        publish_model([str(tmp_path / 'epoch_8.pth'),
+                       str(tmp_path / 'out' / 'odc.pth')])
+    assert exit_.value.code == 2
+    message = capsys.readouterr().err
+    assert 'weights_only' in message and 'Unsupported global' in message
+    assert files_in(tmp_path / 'out') == []
 
 
 @pytest.mark.parametrize('content,complaint', [

@@ -9,8 +9,12 @@ Usage::
     python tools/model_converters/publish_model.py \
         work_dirs/odc/epoch_440.pth odc_in1k.pth --no-memory
 
-The training state (``optimizer``, ``param_schedulers``, ``message_hub``) is
-dropped; ``meta`` and ``state_dict`` are kept. ``--no-memory`` also drops
+The training state (``optimizer``, ``param_schedulers``, ``message_hub``,
+and the random number generator states ``meta['random_states']`` that
+``RandomStatesHook`` saves for an exact resume) is dropped; the rest of
+``meta`` and ``state_dict`` are kept. The file must load with
+``torch.load(..., weights_only=True)``, as downloads are loaded, or it is
+not written. ``--no-memory`` also drops
 the ODC memory bank (the ``memory_bank.*`` buffers, 1.3 GB on ImageNet),
 which only training needs, and sets ``meta['memory_bank_dropped']``. The
 file is saved as ``<OUT_FILE stem>_<YYYYMMDD>-<sha256[:8]>.pth``, the sha256
@@ -34,6 +38,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from _runner_setup import usage_error  # noqa: E402
 
 TRAINING_STATE = ('optimizer', 'param_schedulers', 'message_hub')
+#: Training state inside ``meta`` (numpy RNG states: not weights-only).
+META_TRAINING_STATE = ('random_states', )
 MEMORY_PREFIX = 'memory_bank.'
 
 
@@ -113,7 +119,11 @@ def strip_checkpoint(checkpoint: dict, drop_memory: bool) -> dict:
         key: value
         for key, value in checkpoint.items() if key not in TRAINING_STATE
     }
-    published['meta'] = dict(checkpoint.get('meta') or {})
+    published['meta'] = {
+        key: value
+        for key, value in (checkpoint.get('meta') or {}).items()
+        if key not in META_TRAINING_STATE
+    }
     if drop_memory:
         published['state_dict'] = {
             key: value
@@ -139,6 +149,33 @@ def published_path(out_file: str, sha256: str, date: datetime.date) -> str:
     return f'{stem}_{date:%Y%m%d}-{sha256[:8]}.pth'
 
 
+def unpickler_message(error: pickle.UnpicklingError) -> str:
+    """The line of torch's weights-only error that names the object."""
+    lines = str(error).splitlines()
+    return next((line.strip() for line in lines if 'Unsupported' in line),
+                lines[0] if lines else repr(error))
+
+
+def check_weights_only(path: str) -> None:
+    """Remove ``path`` and stop if it does not load with ``weights_only``.
+
+    Downloaded checkpoints are loaded with ``weights_only=True``
+    (:func:`mmodc.apis.get_model`), so a published file must hold tensors
+    and plain containers only.
+
+    Args:
+        path (str): The saved file.
+    """
+    try:
+        torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        os.remove(path)
+        usage_error(
+            'the checkpoint holds objects that a weights_only load refuses, '
+            'so its downloads would not load; remove them from its meta '
+            f'first. ({unpickler_message(error)})')
+
+
 def save_published(checkpoint: dict, out_file: str) -> str:
     """Save a checkpoint and rename it after its date and sha256.
 
@@ -152,6 +189,7 @@ def save_published(checkpoint: dict, out_file: str) -> str:
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     torch.save(checkpoint, out_file)
+    check_weights_only(out_file)
     final = published_path(out_file, file_sha256(out_file),
                            datetime.date.today())
     os.replace(out_file, final)
