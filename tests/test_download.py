@@ -8,18 +8,17 @@ import logging
 import os.path as osp
 import random
 import re
-import threading
 import time
-import urllib.parse
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Dict, Iterator, List
 
 import numpy as np
 import pytest
 import torch
 from conftest import REPO
+from http_files import Behaviour, body, send_head, serve
 from mmengine.logging import MMLogger
 from tiny_setup import free_port
 
@@ -29,15 +28,13 @@ PUBLISH_TOOL = osp.join(REPO, 'tools', 'model_converters', 'publish_model.py')
 CONTENT = bytes(range(256)) * 10000  # 2.5 MB: several chunks
 SHA256 = hashlib.sha256(CONTENT).hexdigest()
 
-Behaviour = Callable[[BaseHTTPRequestHandler], None]
-
 
 class FileServer:
     """What the test server answers (URL path -> behaviour) and how often
     each path was requested."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
+    def __init__(self) -> None:
+        self.base_url = ''
         self.routes: Dict[str, Behaviour] = {}
         self.hits: Counter = Counter()
 
@@ -51,47 +48,10 @@ class FileServer:
 def server() -> Iterator[FileServer]:
     """A threaded HTTP server on 127.0.0.1; routes ignore the query
     string, unknown paths get 404."""
-    files = FileServer('')
-
-    class Handler(BaseHTTPRequestHandler):
-
-        def do_GET(self) -> None:
-            path = urllib.parse.urlparse(self.path).path
-            files.hits[path] += 1
-            files.routes.get(path, not_found)(self)
-
-        def log_message(self, *args) -> None:
-            """Keep the test output quiet."""
-
-    httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-    files.base_url = f'http://127.0.0.1:{httpd.server_address[1]}'
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield files
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def not_found(handler: BaseHTTPRequestHandler) -> None:
-    handler.send_error(404)
-
-
-def send_head(handler: BaseHTTPRequestHandler, headers: Dict[str,
-                                                             str]) -> None:
-    handler.send_response(200)
-    for key, value in headers.items():
-        handler.send_header(key, value)
-    handler.end_headers()
-
-
-def body(content: bytes) -> Behaviour:
-    """Send ``content`` whole, with its Content-Length."""
-
-    def behaviour(handler: BaseHTTPRequestHandler) -> None:
-        send_head(handler, {'Content-Length': str(len(content))})
-        handler.wfile.write(content)
-
-    return behaviour
+    files = FileServer()
+    with serve(files.routes, files.hits) as base_url:
+        files.base_url = base_url
+        yield files
 
 
 def truncated_body(content: bytes) -> Behaviour:
