@@ -290,6 +290,8 @@ def fake_inat18(root: Path) -> None:
 
 FAKE_DATA = dict(imagenet=fake_imagenet, places205=fake_places205,
                  inat18=fake_inat18)
+#: dataset -> (training, validation) images of its fake data
+FAKE_SPLIT_SIZES = dict(imagenet=(12, 4), places205=(6, 3), inat18=(6, 3))
 
 
 def shrink_sizes(pipeline: list) -> None:
@@ -348,8 +350,8 @@ class Recorder(Hook):
 
 def run_tiny(cfg: Config, dataset: str, checkpoint: Path,
              tmp_path: Path) -> tuple:
-    """Train the shrunk config 2 iterations and validate; return the runner
-    and its Recorder."""
+    """Train the shrunk config 2 iterations and validate, each loader on its
+    own split's annotation file; return the runner and its Recorder."""
     FAKE_DATA[dataset](tmp_path / dataset)
     runner = Runner.from_cfg(
         tiny_run_config(cfg, tmp_path / dataset, checkpoint,
@@ -357,6 +359,8 @@ def run_tiny(cfg: Config, dataset: str, checkpoint: Path,
     recorder = Recorder()
     runner.register_hook(recorder, priority='LOWEST')
     runner.train()
+    assert (len(runner.train_dataloader.dataset),
+            len(runner.val_dataloader.dataset)) == FAKE_SPLIT_SIZES[dataset]
     return runner, recorder
 
 
