@@ -92,6 +92,27 @@ def files_in(folder: Path) -> List[str]:
     return sorted(path.name for path in folder.iterdir())
 
 
+def failed_download(url: str, cache: Path, **kwargs) -> str:
+    """Download ``url`` into ``cache`` (no progress bar), which must raise
+    a DownloadError naming the URL and leave the cache as it was.
+
+    Args:
+        url (str): The URL.
+        cache (Path): The cache directory (existing).
+        **kwargs: More arguments of :func:`download_checkpoint`.
+
+    Returns:
+        str: The error message.
+    """
+    before = files_in(cache)
+    with pytest.raises(DownloadError) as error:
+        download_checkpoint(url, str(cache), progress=False, **kwargs)
+    message = str(error.value)
+    assert url in message
+    assert files_in(cache) == before
+    return message
+
+
 @contextlib.contextmanager
 def mmengine_warnings() -> Iterator[List[str]]:
     """The warnings logged to mmengine's current logger meanwhile."""
@@ -158,8 +179,7 @@ def test_stale_cached_file_stays_until_a_download_verifies(server, tmp_path):
     name = f'odc-{SHA256[:8]}.pth'
     (tmp_path / name).write_bytes(b'damaged')
     url = server.serve(f'/stale-bad/{name}', body(CONTENT[:-1]))
-    with pytest.raises(DownloadError):
-        download_checkpoint(url, str(tmp_path), progress=False)
+    failed_download(url, tmp_path)
     assert files_in(tmp_path) == [name]
     assert (tmp_path / name).read_bytes() == b'damaged'
 
@@ -174,12 +194,9 @@ def test_hash_prefix_argument_verifies_a_plain_file_name(server, tmp_path):
 def test_corrupted_download_is_rejected_and_removed(server, tmp_path):
     url = server.serve(f'/corrupted/odc-{SHA256[:8]}.pth',
                        body(CONTENT[:-1] + b'?'))
-    with pytest.raises(DownloadError) as error:
-        download_checkpoint(url, str(tmp_path), progress=False)
-    message = str(error.value)
-    assert url in message and SHA256[:8] in message
+    message = failed_download(url, tmp_path)
+    assert SHA256[:8] in message
     assert hashlib.sha256(CONTENT[:-1] + b'?').hexdigest() in message
-    assert files_in(tmp_path) == []
 
 
 @pytest.mark.parametrize('behaviour', [truncated_body, truncated_chunks])
@@ -187,30 +204,21 @@ def test_truncated_download_is_rejected_and_removed(server, tmp_path,
                                                     behaviour):
     url = server.serve(f'/{behaviour.__name__}/odc-{SHA256[:8]}.pth',
                        behaviour(CONTENT[:300000]))
-    with pytest.raises(DownloadError) as error:
-        download_checkpoint(url, str(tmp_path), progress=False)
-    message = str(error.value)
-    assert url in message and '300000' in message
+    message = failed_download(url, tmp_path)
+    assert '300000' in message
     assert str(tmp_path / f'odc-{SHA256[:8]}.pth') in message
-    assert files_in(tmp_path) == []
 
 
 def test_http_error_names_the_url_and_status(server, tmp_path):
     url = f'{server.base_url}/missing/odc-{SHA256[:8]}.pth'
-    with pytest.raises(DownloadError) as error:
-        download_checkpoint(url, str(tmp_path), progress=False)
-    assert url in str(error.value) and '404' in str(error.value)
-    assert files_in(tmp_path) == []
+    assert '404' in failed_download(url, tmp_path)
 
 
 def test_no_server_says_where_to_put_the_file(tmp_path):
     url = f'http://127.0.0.1:{free_port()}/odc-{SHA256[:8]}.pth'
-    with pytest.raises(DownloadError) as error:
-        download_checkpoint(url, str(tmp_path), progress=False)
-    message = str(error.value)
-    assert url in message and 'No network?' in message
+    message = failed_download(url, tmp_path)
+    assert 'No network?' in message
     assert str(tmp_path / f'odc-{SHA256[:8]}.pth') in message
-    assert files_in(tmp_path) == []
 
 
 @pytest.mark.parametrize('behaviour', [silent, stalled])
@@ -218,11 +226,9 @@ def test_server_too_slow_times_out(server, tmp_path, behaviour):
     url = server.serve(f'/{behaviour.__name__}/odc-{SHA256[:8]}.pth',
                        behaviour)
     started = time.monotonic()
-    with pytest.raises(DownloadError) as error:
-        download_checkpoint(url, str(tmp_path), progress=False, timeout=0.2)
+    message = failed_download(url, tmp_path, timeout=0.2)
     assert time.monotonic() - started < 0.9
-    assert url in str(error.value) and 'timed out' in str(error.value)
-    assert files_in(tmp_path) == []
+    assert 'timed out' in message
 
 
 @pytest.mark.parametrize('url,hash_prefix', [

@@ -6,15 +6,14 @@ follow the ``<name>[_<date>]-<sha256[:8]>.pth`` naming of
 ``publish_model.py``.
 """
 import re
-from pathlib import Path
 from typing import List
 
 import pytest
 from modelindex.load_model_index import load
 from modelindex.models.Model import Model
 from modelindex.models.ModelIndex import ModelIndex
+from tiny_setup import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SELFSUP_CONFIGS = REPO_ROOT / 'configs' / 'selfsup'
 
 

@@ -482,13 +482,8 @@ def test_mim_train_quickstart(installed: Dict[str, object],
         'custom_hooks.0.extract_dataloader.num_workers=0'
     ]
     work_dir = tmp_path / 'work'
-    _run([
-        installed['python'], '-m', 'mim', 'train', 'mmodc', quickstart.name,
-        '--work-dir',
-        str(work_dir), '--cfg-options', *shrink
-    ],
-         cwd=tmp_path,
-         CUDA_VISIBLE_DEVICES='')
+    _mim(installed, 'train', 'mmodc', quickstart.name, '--work-dir',
+         str(work_dir), '--cfg-options', *shrink, cwd=tmp_path)
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'Epoch(train) [1][4/4]' in log
     assert 'DeepClusterHook: k-means with k=10 on 200 x' in log
