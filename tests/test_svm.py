@@ -19,6 +19,7 @@ from mmodc.evaluation.svm import (
     NEGATIVES_PER_POSITIVE,
     NUM_DRAWS,
     average_precision,
+    decision_values,
     draw_low_shot_samples,
     fit_fixed_costs,
     fit_with_cross_validation,
@@ -138,12 +139,17 @@ def test_solver_matches_linear_svc(num, dims, seed):
                               class_weights(targets), costs, **TIGHT)
     assert beta.shape == (num, 2, len(costs))
     test_gram = bias_gram(test_features, features)
+    decisions = decision_values(beta.flatten(1), torch.from_numpy(features),
+                                torch.from_numpy(test_features))
+    decisions = decisions.unflatten(1, (2, len(costs)))
     for cls in range(2):
         for index, cost in enumerate(costs):
             decision, intercept = sklearn_fit(features, labels[:, cls], cost,
                                               test_features)
             coefficients = beta[:, cls, index]
             assert_close_decisions((test_gram @ coefficients).numpy(),
+                                   decision)
+            assert_close_decisions(decisions[:, cls, index].numpy(),
                                    decision)
             assert float(coefficients.sum()) == pytest.approx(
                 intercept, rel=1e-4, abs=1e-6)
@@ -188,6 +194,9 @@ def test_batched_groups_with_a_left_out_sample():
     gram = torch.stack([bias_gram(x, x) for x in features])
     beta = squared_hinge_svms(gram, targets, weights, costs, **TIGHT)
     assert beta.shape == (groups, num, 2, len(costs))
+    decisions = decision_values(beta.flatten(2), torch.from_numpy(features),
+                                torch.from_numpy(test_features))
+    decisions = decisions.unflatten(2, (2, len(costs)))
     for group in range(groups):
         test_gram = bias_gram(test_features, features[group])
         for cls in range(2):
@@ -201,6 +210,8 @@ def test_batched_groups_with_a_left_out_sample():
                 assert_close_decisions(
                     (test_gram @ beta[group, :, cls, index]).numpy(),
                     decision)
+                assert_close_decisions(
+                    decisions[group, :, cls, index].numpy(), decision)
 
 
 

@@ -9,13 +9,18 @@ from .low_shot_svm import (
     low_shot_svm,
     save_low_shot_samples,
 )
-from .squared_hinge_svm import fit_fixed_costs, squared_hinge_svms
+from .squared_hinge_svm import (
+    bias_gram,
+    decision_values,
+    fit_fixed_costs,
+    squared_hinge_svms,
+)
 from .voc07_svm import POSITIVE_WEIGHT, REFERENCE_COSTS, voc07_svm
 
 __all__ = [
     'average_precision', 'fit_with_cross_validation', 'stratified_folds',
     'NEGATIVES_PER_POSITIVE', 'NUM_DRAWS', 'SHOTS', 'draw_low_shot_samples',
     'load_low_shot_samples', 'low_shot_svm', 'save_low_shot_samples',
-    'fit_fixed_costs', 'squared_hinge_svms', 'POSITIVE_WEIGHT',
-    'REFERENCE_COSTS', 'voc07_svm'
+    'bias_gram', 'decision_values', 'fit_fixed_costs', 'squared_hinge_svms',
+    'POSITIVE_WEIGHT', 'REFERENCE_COSTS', 'voc07_svm'
 ]

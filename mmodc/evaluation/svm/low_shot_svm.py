@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 
 from .average_precision import average_precision
 from .cross_validation import fit_with_cross_validation
+from .squared_hinge_svm import bias_gram, decision_values
 from .voc07_svm import (
     POSITIVE_WEIGHT,
     REFERENCE_COSTS,
@@ -168,12 +169,12 @@ def _draw_results(train: torch.Tensor, test: torch.Tensor,
         num_draws)
     drawn = train[groups]
     labels = train_labels[groups, classes[:, None]]
-    cv_ap, beta = fit_with_cross_validation(
-        drawn @ drawn.transpose(1, 2) + 1, labels[:, :, None], costs,
-        num_folds, positive_weight, **solver_options)
-    beta = beta[:, :, 0]  # (D * L) x m x C
-    weights = drawn.transpose(1, 2) @ beta
-    scores = test @ weights + beta.sum(1, keepdim=True)  # (D * L) x M x C
+    cv_ap, beta = fit_with_cross_validation(bias_gram(drawn),
+                                            labels[:, :, None], costs,
+                                            num_folds, positive_weight,
+                                            **solver_options)
+    # (D * L) x M x C
+    scores = decision_values(beta[:, :, 0], drawn, test)
     targets = test_targets.T[classes][:, :, None].expand_as(scores)
     test_ap = average_precision(scores, targets, interpolated=True)
     return (cv_ap[:, 0].unflatten(0, (num_draws, num_classes)),

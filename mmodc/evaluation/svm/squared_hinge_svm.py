@@ -30,6 +30,37 @@ from typing import Callable, Optional, Sequence, Tuple
 import torch
 
 
+def bias_gram(features: torch.Tensor) -> torch.Tensor:
+    """The solver's Gram matrices ``X X^T + 1`` (a bias feature of 1).
+
+    Args:
+        features (torch.Tensor): ``(G x) m x d`` training features.
+
+    Returns:
+        torch.Tensor: ``(G x) m x m`` Gram matrices.
+    """
+    return features @ features.mT + 1
+
+
+def decision_values(beta: torch.Tensor, train: torch.Tensor,
+                    test: torch.Tensor) -> torch.Tensor:
+    """Decision values of solved SVMs: ``test . w + b``.
+
+    The weights ``w = X^T beta`` are formed first (``d x P``), so the test
+    samples are never multiplied by the training samples.
+
+    Args:
+        beta (torch.Tensor): ``(G x) m x P`` coefficients, from
+            :func:`squared_hinge_svms` (costs flattened into ``P``).
+        train (torch.Tensor): ``(G x) m x d`` training features ``X``.
+        test (torch.Tensor): ``M x d`` test features.
+
+    Returns:
+        torch.Tensor: ``(G x) M x P`` decision values.
+    """
+    return test @ (train.mT @ beta) + beta.sum(-2, keepdim=True)
+
+
 def _column_dot(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     """Inner product of matching columns, ``(G x) 1 x P``."""
     return (left * right).sum(-2, keepdim=True)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from .average_precision import average_precision
 from .cross_validation import fit_with_cross_validation
+from .squared_hinge_svm import bias_gram, decision_values
 
 #: The reference costs: 1, 10, 100 and 0.5^4 ... 0.5^19.
 REFERENCE_COSTS = (1.0, 10.0, 100.0) + tuple(0.5**e for e in range(4, 20))
@@ -58,11 +59,6 @@ def svm_features(features: torch.Tensor, dtype: torch.dtype,
     if not bool(features.isfinite().all()):
         raise ValueError('SVM features contain NaN or Inf values.')
     return F.normalize(features.to(device=device, dtype=dtype), dim=1)
-
-
-def bias_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-    """Inner products of features extended by a bias feature of 1."""
-    return left @ right.T + 1
 
 
 def svm_split(train_features: torch.Tensor, train_targets: torch.Tensor,
@@ -117,10 +113,10 @@ def voc07_svm(train_features: torch.Tensor,
     train, labels, test, test_targets = svm_split(
         train_features, train_targets, test_features, test_targets, dtype,
         device)
-    cv_ap, beta = fit_with_cross_validation(bias_gram(train, train), labels,
-                                            costs, num_folds,
-                                            positive_weight, **solver_options)
-    scores = bias_gram(test, train) @ beta.flatten(-2)
+    cv_ap, beta = fit_with_cross_validation(bias_gram(train), labels, costs,
+                                            num_folds, positive_weight,
+                                            **solver_options)
+    scores = decision_values(beta.flatten(-2), train, test)
     test_ap = average_precision(
         scores,
         test_targets.repeat_interleave(len(costs), dim=1),
