@@ -12,6 +12,7 @@ from .checkpoint_conversion import (
     CheckpointShapeError,
     convert_checkpoint,
     describe_mismatch,
+    state_dict_of,
 )
 
 #: How the benchmark configs take the checkpoint to evaluate.
@@ -123,8 +124,8 @@ class CheckedPretrainedInit(PretrainedInit):
         Returns:
             dict[str, torch.Tensor]: The tensors by key.
         """
-        checkpoint = _load_checkpoint(self.checkpoint, self.map_location)
-        state_dict = checkpoint.get('state_dict', checkpoint)
+        state_dict = state_dict_of(
+            _load_checkpoint(self.checkpoint, self.map_location))
         prefix = self.prefix or ''
         if not any(key.startswith(prefix) for key in state_dict):
             return dict(state_dict)

@@ -50,7 +50,7 @@ def describe_mismatch(expected: Dict[str, torch.Tensor],
     """
     # BatchNorm counters are not weights (MMEngine ignores them too)
     missing = [key for key in expected if key not in given
-               and not key.endswith('num_batches_tracked')]
+               and not key.endswith(IGNORED_MISSING)]
     unexpected = [key for key in given if key not in expected]
     shapes = [
         f'{key} {tuple(given[key].shape)} vs {tuple(value.shape)}'
