@@ -114,7 +114,8 @@ def backbone_levels(backbone: nn.Module, inputs: torch.Tensor,
         backbone (nn.Module): A ``ResNet`` / ``ResNet_CIFAR`` or a
             :class:`SobelBackbone` around one.
         inputs (torch.Tensor): Preprocessed images.
-        levels (Sequence[int]): Levels from 1 (stem) to 5 (last stage).
+        levels (Sequence[int]): Levels from 1 (stem) to 5 (last stage),
+            in network order.
 
     Returns:
         list[torch.Tensor]: The feature maps, in network order.
@@ -127,7 +128,7 @@ def backbone_levels(backbone: nn.Module, inputs: torch.Tensor,
             f'ResNet_CIFAR, maybe in a SobelBackbone), not '
             f'{type(backbone).__name__}.')
     return list(resnet_levels(backbone, inputs,
-                              [level - 1 for level in sorted(levels)]))
+                              [level - 1 for level in levels]))
 
 
 def default_pools(backbone: nn.Module, levels: Sequence[int]) -> PoolsArg:
