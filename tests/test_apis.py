@@ -53,7 +53,7 @@ def published_name(path: Path, stem: str) -> Path:
 
 
 @pytest.fixture(scope='module')
-def fashion_images(tmp_path_factory) -> list:
+def fashion_images() -> list:
     """Six Fashion-MNIST test images (28 x 28 uint8 arrays)."""
     dataset = FashionMNIST(data_root=FASHION_MNIST, split='test',
                            indices=6, pipeline=[])
