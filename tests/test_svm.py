@@ -6,6 +6,7 @@ are checked against scikit-learn (``LinearSVC``, ``average_precision_score``,
 devkit's interpolated AP as FAIR's benchmark computes it; the VOC07 and
 low-shot protocols are checked end to end against a LinearSVC loop.
 """
+import importlib
 import re
 
 import numpy as np
@@ -721,7 +722,14 @@ def _reference_low_shot(train, train_targets, test, test_targets, samples):
     return out
 
 
-def test_low_shot_svm_matches_linear_svc_loop():
+@pytest.mark.parametrize('one_draw_per_batch', [False, True])
+def test_low_shot_svm_matches_linear_svc_loop(one_draw_per_batch,
+                                              monkeypatch):
+    """Also when the memory budget solves the draws one batch at a time."""
+    if one_draw_per_batch:
+        monkeypatch.setattr(
+            importlib.import_module('mmodc.evaluation.svm.low_shot_svm'),
+            'DRAW_BATCH_BYTES', 1)
     data = _low_shot_data()
     samples = draw_low_shot_samples(torch.from_numpy(data[1]), (1, 2))
     result = low_shot_svm(*map(torch.from_numpy, data), samples,

@@ -37,6 +37,8 @@ SHOTS = (1, 2, 4, 8, 16, 32, 64, 96)
 NUM_DRAWS = 5
 #: Negatives drawn per positive.
 NEGATIVES_PER_POSITIVE = 19
+#: Size of the gathered training features of the draws solved together.
+DRAW_BATCH_BYTES = 1 << 30
 
 
 def _first_in_random_order(eligible: torch.Tensor, count: int,
@@ -181,12 +183,13 @@ def _draw_results(train: torch.Tensor, test: torch.Tensor,
             test_ap.unflatten(0, (num_draws, num_classes)))
 
 
-def _draw_batches(chosen: np.ndarray, dims: int) -> List[slice]:
+def _draw_batches(chosen: np.ndarray, row_bytes: int) -> List[slice]:
     """Slices of the draws solved together: as many as keep the gathered
-    features (``draws x L x m x d`` floats) within about 1 GiB."""
+    features (``draws x L x m`` rows of ``row_bytes``) within
+    :data:`DRAW_BATCH_BYTES`."""
     num_draws, num_classes, size = chosen.shape
-    per_draw = num_classes * size * dims * 4
-    step = max(1, min(num_draws, (1 << 30) // per_draw))
+    per_draw = num_classes * size * row_bytes
+    step = max(1, min(num_draws, DRAW_BATCH_BYTES // per_draw))
     return [slice(start, start + step) for start in range(0, num_draws, step)]
 
 
@@ -239,7 +242,7 @@ def low_shot_svm(train_features: torch.Tensor,
                           torch.as_tensor(samples[shot][part],
                                           device=train.device), costs,
                           positive_weight, min(3, shot), **solver_options)
-            for part in _draw_batches(samples[shot], train.shape[1])
+            for part in _draw_batches(samples[shot], train[0].nbytes)
         ]
         per_shot[shot] = (torch.cat([cv for cv, _ in batches]).cpu(),
                           torch.cat([test for _, test in batches]).cpu())
