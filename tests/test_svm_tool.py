@@ -143,7 +143,7 @@ def test_voc_targets_mark_difficult_as_zero(fake_voc: Path) -> None:
 
 
 def test_tool_end_to_end_and_repeatable(fake_voc: Path, checkpoint: str,
-                                        tmp_path: Path) -> None:
+                                        tmp_path: Path, capsys) -> None:
     tool = load_tool()
     work = tmp_path / 'run'
     common = [CONFIG, checkpoint, '--levels', '1', '5',
@@ -158,6 +158,16 @@ def test_tool_end_to_end_and_repeatable(fake_voc: Path, checkpoint: str,
     low_shot = saved['low_shot']['feature5']
     assert set(low_shot) == {'1', '2'}
     assert low_shot['1']['cross_validated']['cv_from_k'] == 2
+    # the printed tables hold the saved numbers
+    table = capsys.readouterr().out
+    for name, level in saved['full'].items():
+        assert f'| {name} | {100 * level["map"]:.2f} |' in table
+    for shot, row in low_shot.items():
+        reference = row['reference']
+        assert (f'| {shot} | {100 * reference["map_mean"]:.2f} ± '
+                f'{100 * reference["map_std"]:.2f} | '
+                f'{reference["cost"]:g} |') in table
+    assert '(costs from k=2) |' in table
     features = torch.load(work / 'features.pt')
     assert features['train'][1].shape == (60, 9216)  # 64 x 12 x 12, stem
     assert features['train'][5].shape == (60, 2048)  # 512 x 2 x 2
