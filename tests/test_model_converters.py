@@ -205,7 +205,9 @@ def test_1x_extras_are_unexpected(odc_model, odc_0x):
 
 def test_backbone_only_file(odc_model, backbone_only, tmp_path):
     """Layout 2: under backbone., the rest of the model kept as it was."""
-    path = save(tmp_path / 'odc_r50_v1.pth', state_dict=backbone_only,
+    # values odc_model does not hold yet (earlier tests load backbone_only)
+    weights = random_like(backbone_only)
+    path = save(tmp_path / 'odc_r50_v1.pth', state_dict=weights,
                 author='OpenSelfSup')
     kept = {key: value.clone() for key, value in odc_model.state_dict().items()
             if not key.startswith('backbone.')}
@@ -216,7 +218,7 @@ def test_backbone_only_file(odc_model, backbone_only, tmp_path):
         key for key in ODC_NECK_HEAD if not key.endswith('tracked')
     ] + memory_keys(odc_model)
     assert converted.unexpected == []
-    assert_holds(odc_model.backbone, backbone_only)
+    assert_holds(odc_model.backbone, weights)
     assert_holds(odc_model, kept)
     assert 'neck.fc0: weight, bias' in converted.summary()
 
@@ -308,6 +310,8 @@ def test_convert_tool(odc_model, odc_0x, odc_0x_file, tmp_path, capsys):
     assert "layout: mmodc (prefix '')" in out
     assert '7 missing keys' in out and 'memory_bank.feature_bank' in out
     checkpoint = load_checkpoint(odc_model, dst, strict=False)
+    # odc_model may hold odc_0x already (earlier tests): the file must too
+    assert checkpoint['state_dict'].keys() == odc_0x.keys()
     assert_holds(odc_model, odc_0x)
     conversion = checkpoint['meta']['mmodc_conversion']
     assert conversion['source'] == odc_0x_file
