@@ -27,8 +27,8 @@ L2-normalised, so that the classes are neither trivial nor hopeless.
 
 Example::
 
-    python benchmarks/svm.py                 # full size, ~40 min on 2 cores
-    python benchmarks/svm.py --classes 4     # the reference on 4 classes
+    python benchmarks/svm.py                 # ~40 s + ~30 min on 2 cores
+    python benchmarks/svm.py --classes 8     # ~25 s + ~13 min
     python benchmarks/svm.py --device cuda   # mmodc's solve on a GPU
 """
 import argparse

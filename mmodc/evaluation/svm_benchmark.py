@@ -150,6 +150,8 @@ def svm_table(result: dict) -> str:
 
 
 def _low_shot_row(shot: int, row: dict) -> str:
+    """One k's table row of a :func:`~mmodc.evaluation.svm.low_shot_svm`
+    report (``row``), mAP in percent."""
     reference, honest = row['reference'], row['cross_validated']
     honest_text = 'n/a' if honest['map_mean'] is None else (
         f"{100 * honest['map_mean']:.2f} ± {100 * honest['map_std']:.2f}")

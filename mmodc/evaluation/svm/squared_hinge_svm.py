@@ -181,6 +181,14 @@ def _jittered_product(gram: torch.Tensor
 
 def _check_inputs(gram: torch.Tensor, targets: torch.Tensor,
                   costs: torch.Tensor) -> None:
+    """Raise a ValueError unless :func:`fit_fixed_costs` can solve these.
+
+    Args:
+        gram (torch.Tensor): Should be ``(G x) m x m``.
+        targets (torch.Tensor): Should be ``(G x) m x P``, +1 or -1.
+        costs (torch.Tensor): Should be shaped as ``targets``, finite and
+            non-negative.
+    """
     if gram.shape[-1] != gram.shape[-2] or gram.dim() not in (2, 3):
         raise ValueError('squared_hinge_svms: gram must be m x m or '
                          f'G x m x m, got {tuple(gram.shape)}.')
@@ -286,7 +294,8 @@ def squared_hinge_svms(gram: torch.Tensor,
 
     Returns:
         torch.Tensor: ``(G x) m x Q x len(costs)`` coefficients: the
-        weights are ``X^T beta`` and the bias ``beta.sum(-2)``.
+        weights are ``X^T beta`` and the bias ``beta.sum(-2)``
+        (:func:`decision_values`).
     """
     if not len(costs) or min(costs) <= 0:
         raise ValueError(f'SVM costs must be positive, got {list(costs)}.')
