@@ -174,10 +174,12 @@ def test_tool_end_to_end_and_repeatable(fake_voc: Path, checkpoint: str,
     draws = np.load(work / 'low_shot_samples.npz')
     assert draws['k2'].shape == (3, 20, 40)
 
-    again = tool.main(common + ['--load-features', '--samples',
+    # reused draws keep the record of the seed that drew them
+    again = tool.main(common + ['--load-features', '--seed', '7', '--samples',
                                 str(work / 'low_shot_samples.npz')])
-    np.testing.assert_array_equal(
-        np.load(work / 'low_shot_samples.npz')['k2'], draws['k2'])
+    reused = np.load(work / 'low_shot_samples.npz')
+    np.testing.assert_array_equal(reused['k2'], draws['k2'])
+    assert int(reused['seed']) == 0
     for kind in ('full', 'low_shot'):
         assert leaves(again[kind]) == pytest.approx(leaves(result[kind]),
                                                     rel=1e-3, nan_ok=True)

@@ -44,6 +44,7 @@ them); results to WORK_DIR/svm_voc07.json, and the tables are printed.
 import argparse
 import json
 import os.path as osp
+import shutil
 import sys
 from typing import Optional, Sequence
 
@@ -162,16 +163,17 @@ def solve(features: dict, args) -> dict:
     from mmodc.evaluation.svm_benchmark import run_svm_benchmark
     targets = features['train_targets']
     samples = None
-    if args.low_shot_levels:
-        if args.samples:
-            samples = load_low_shot_samples(args.samples, len(targets),
-                                            targets.shape[1])
-        else:
-            samples = draw_low_shot_samples(targets, args.shots, args.draws,
-                                            args.seed)
-        save_low_shot_samples(
-            samples, osp.join(args.work_dir, 'low_shot_samples.npz'),
-            args.seed)
+    samples_file = osp.join(args.work_dir, 'low_shot_samples.npz')
+    if args.low_shot_levels and args.samples:
+        samples = load_low_shot_samples(args.samples, len(targets),
+                                        targets.shape[1])
+        # a copy as it is: its recorded seed is the one that drew it
+        if osp.abspath(args.samples) != osp.abspath(samples_file):
+            shutil.copyfile(args.samples, samples_file)
+    elif args.low_shot_levels:
+        samples = draw_low_shot_samples(targets, args.shots, args.draws,
+                                        args.seed)
+        save_low_shot_samples(samples, samples_file, args.seed)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     return run_svm_benchmark(
         features['train'], targets, features['test'],
