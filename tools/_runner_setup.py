@@ -43,6 +43,19 @@ def usage_error(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def docstring_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser whose ``--help`` shows a tool's module docstring as written.
+
+    Args:
+        doc (str): The tool's ``__doc__`` (usage and explanation).
+
+    Returns:
+        argparse.ArgumentParser: The parser, no arguments added yet.
+    """
+    return argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add the options that train.py and test.py share.
 

@@ -53,6 +53,7 @@ from _runner_setup import (  # noqa: E402
     add_checkpoint_args,
     add_launcher_args,
     check_checkpoint_args,
+    docstring_parser,
     import_mmodc,
     set_dataloader_defaults,
     set_local_rank,
@@ -71,11 +72,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         argv (Sequence[str], optional): The arguments (default: sys.argv).
 
     Returns:
-        argparse.Namespace: The options.
+        argparse.Namespace: ``config``, ``checkpoint`` (None with
+        ``--no-checkpoint``), ``k``, ``temperature`` (None for a
+        majority vote), the feature and data options and
+        ``launcher``.
     """
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = docstring_parser(__doc__)
     add_checkpoint_args(parser, 'config with the model',
                         'checkpoint (.pth) to evaluate')
     parser.add_argument(

@@ -56,6 +56,7 @@ from _runner_setup import (  # noqa: E402
     add_checkpoint_args,
     add_common_args,
     check_checkpoint_args,
+    docstring_parser,
     import_mmodc,
     load_config,
     set_dataloader_defaults,
@@ -71,11 +72,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         argv (Sequence[str], optional): The arguments (default: sys.argv).
 
     Returns:
-        argparse.Namespace: The options.
+        argparse.Namespace: ``config``, ``checkpoint`` (None with
+        ``--no-checkpoint``), the levels, shots, draws and solver
+        options, and the Runner options of :func:`add_common_args`.
     """
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = docstring_parser(__doc__)
     add_checkpoint_args(parser, 'benchmark config (model and data)',
                         'weights to evaluate')
     parser.add_argument('--levels', type=int, nargs='+',
