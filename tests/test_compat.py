@@ -2,6 +2,7 @@
 each checked through the public MMEngine path that was broken without it.
 """
 import functools
+import hashlib
 import http.server
 import pickle
 import shutil
@@ -26,6 +27,7 @@ from tiny_setup import (
 )
 
 import mmodc  # noqa: F401  (applies the fixes)
+from mmodc.utils import DownloadError
 
 
 class NotATensor:
@@ -126,6 +128,26 @@ def test_url_checkpoint_loads_state_dict(http_root: tuple) -> None:
     torch.save({'state_dict': state_dict}, served / 'plain.pth')
     loaded = CheckpointLoader.load_checkpoint(f'{url}/plain.pth', 'cpu')
     assert torch.equal(loaded['state_dict']['weight'], state_dict['weight'])
+
+
+def test_url_checkpoint_with_a_hash_is_verified(http_root: tuple) -> None:
+    """A URL whose file name carries a sha256 prefix (``load_from``,
+    ``Pretrained``) goes through mmodc's verified download: a file that
+    does not match its name is refused and not cached; one that matches is
+    cached in torch hub's folder and loads."""
+    served, url = http_root
+    torch.save({'state_dict': {'w': torch.ones(2)}}, served / 'odc.pth')
+    digest = hashlib.sha256((served / 'odc.pth').read_bytes()).hexdigest()
+    (served / 'odc.pth').rename(served / f'odc-{digest[:8]}.pth')
+    (served / 'odc-00000000.pth').write_bytes(b'not the published file')
+    cache = Path(torch.hub.get_dir(), 'checkpoints')
+    with pytest.raises(DownloadError, match='failed verification'):
+        CheckpointLoader.load_checkpoint(f'{url}/odc-00000000.pth', 'cpu')
+    assert not (cache / 'odc-00000000.pth').exists()
+    loaded = CheckpointLoader.load_checkpoint(f'{url}/odc-{digest[:8]}.pth',
+                                              'cpu')
+    assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
+    assert (cache / f'odc-{digest[:8]}.pth').is_file()
 
 
 def test_np_in1d() -> None:

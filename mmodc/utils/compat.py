@@ -22,6 +22,8 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 from PIL import Image
 
+from .download import HASH_IN_FILE_NAME, download_checkpoint, url_file_name
+
 
 def _in1d(a, b, assume_unique: bool = False, invert: bool = False):
     """``np.in1d`` as numpy < 2.4 had it (MMPretrain's retrieval metrics)."""
@@ -90,7 +92,11 @@ def load_remote_checkpoint(filename: str,
     """Download a checkpoint by URL and load it with ``weights_only=True``.
 
     Nothing fetched from the network is unpickled beyond tensors and plain
-    containers, so a downloaded file cannot run code.
+    containers, so a downloaded file cannot run code. A file whose name
+    carries its sha256 prefix (OpenMMLab's and torch hub's releases, the
+    model zoo's) is fetched by :func:`download_checkpoint`, so it is
+    verified, as through :mod:`mmodc.apis`; other names are fetched by
+    torch hub unverified.
 
     Args:
         filename (str): URL of the checkpoint.
@@ -102,12 +108,15 @@ def load_remote_checkpoint(filename: str,
     Returns:
         Any: The loaded object.
     """
-    return torch.hub.load_state_dict_from_url(
-        filename,
-        model_dir=model_dir,
-        map_location=map_location,
-        progress=progress,
-        weights_only=True)
+    if not HASH_IN_FILE_NAME.search(url_file_name(filename)):
+        return torch.hub.load_state_dict_from_url(
+            filename,
+            model_dir=model_dir,
+            map_location=map_location,
+            progress=progress,
+            weights_only=True)
+    path = download_checkpoint(filename, model_dir, progress=progress)
+    return torch.load(path, map_location=map_location, weights_only=True)
 
 
 def _init_dist_pytorch(backend: str, init_backend: str = 'torch',
