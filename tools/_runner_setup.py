@@ -43,6 +43,18 @@ def usage_error(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def write_checkpoint(checkpoint: dict, path: str) -> None:
+    """Save a checkpoint dict, creating its directory.
+
+    Args:
+        checkpoint (dict): What to save (``meta``, ``state_dict``).
+        path (str): The ``.pth`` file to write.
+    """
+    import torch
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    torch.save(checkpoint, path)
+
+
 def docstring_parser(doc: str) -> argparse.ArgumentParser:
     """A parser whose ``--help`` shows a tool's module docstring as written.
 

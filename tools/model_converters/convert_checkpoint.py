@@ -42,7 +42,11 @@ from mmengine.config import DictAction
 
 # tools/ holds what the tools share
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _runner_setup import import_mmodc  # noqa: E402
+from _runner_setup import (  # noqa: E402
+    docstring_parser,
+    import_mmodc,
+    write_checkpoint,
+)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -52,11 +56,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         argv (Sequence[str], optional): The arguments (default: sys.argv).
 
     Returns:
-        argparse.Namespace: The options.
+        argparse.Namespace: ``src``, ``dst``, ``config`` and
+        ``cfg_options``.
     """
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = docstring_parser(__doc__)
     parser.add_argument('src', help='checkpoint to convert (path or URL)')
     parser.add_argument('dst', help='converted checkpoint to write')
     parser.add_argument(
@@ -99,8 +102,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """
     args = parse_args(argv)
     import_mmodc()
-    import mmengine
-    import torch
 
     from mmodc.models.utils import convert_checkpoint, read_state_dict
     try:
@@ -118,8 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         prefix=converted.prefix,
         missing=converted.missing,
         unexpected=converted.unexpected)
-    mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.dst)))
-    torch.save(
+    write_checkpoint(
         dict(
             meta=dict(mmodc_conversion=conversion),
             state_dict=converted.state_dict), args.dst)

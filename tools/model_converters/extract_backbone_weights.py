@@ -29,7 +29,11 @@ import torch
 
 # tools/ holds what the tools share
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _runner_setup import import_mmodc  # noqa: E402
+from _runner_setup import (  # noqa: E402
+    docstring_parser,
+    import_mmodc,
+    write_checkpoint,
+)
 
 #: The prefix of a model's backbone keys (repeated for nested backbones).
 BACKBONE = 'backbone.'
@@ -42,11 +46,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         argv (Sequence[str], optional): The arguments (default: sys.argv).
 
     Returns:
-        argparse.Namespace: The options.
+        argparse.Namespace: ``checkpoint`` and ``output``.
     """
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = docstring_parser(__doc__)
     parser.add_argument('checkpoint', help='whole-model checkpoint (path '
                         'or URL) with backbone.* keys')
     parser.add_argument('output', help='backbone-only file to write')
@@ -119,7 +121,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """
     args = parse_args(argv)
     import_mmodc()
-    import mmengine
 
     from mmodc.models.utils import read_state_dict
     from mmodc.models.utils.checkpoint_conversion import group_keys
@@ -135,8 +136,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         backbone_in_channels=channels,
         layout='backbone-only: keys without prefix; loads strictly into '
         f'the backbone network (e.g. ResNet with in_channels={channels})')
-    mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.output)))
-    torch.save(dict(meta=meta, state_dict=backbone), args.output)
+    write_checkpoint(dict(meta=meta, state_dict=backbone), args.output)
     dropped = [key for key in state_dict if not key.startswith(prefix)]
     print(f'Wrote {len(backbone)} backbone tensors ({prefix}* of '
           f'{args.checkpoint}, input channels: {channels}) to {args.output}; '

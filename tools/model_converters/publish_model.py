@@ -35,7 +35,7 @@ from mmodc.utils.download import file_sha256
 
 # tools/ holds what the tools share
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _runner_setup import usage_error  # noqa: E402
+from _runner_setup import usage_error, write_checkpoint  # noqa: E402
 
 TRAINING_STATE = ('optimizer', 'param_schedulers', 'message_hub')
 #: Training state inside ``meta`` (numpy RNG states: not weights-only).
@@ -186,9 +186,7 @@ def save_published(checkpoint: dict, out_file: str) -> str:
     Returns:
         str: The final path.
     """
-    out_dir = osp.dirname(osp.abspath(out_file))
-    os.makedirs(out_dir, exist_ok=True)
-    torch.save(checkpoint, out_file)
+    write_checkpoint(checkpoint, out_file)
     check_weights_only(out_file)
     final = published_path(out_file, file_sha256(out_file),
                            datetime.date.today())
