@@ -1,7 +1,7 @@
 """Fashion-MNIST read from its idx files, serving dataset indices."""
 import gzip
 import os.path as osp
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -57,6 +57,10 @@ class FashionMNIST(BaseDataset):
         pipeline (Sequence): Transforms.
         indices (int | Sequence[int], optional): Use a subset (the first
             ``indices`` samples or the given ones).
+        index_range (tuple[int, int], optional): Use the file rows
+            ``[start, stop)`` only, e.g. ``(50000, 60000)`` for a validation
+            split carved from the training images. Applied before
+            ``indices``.
         **kwargs: Other arguments of :class:`mmengine.dataset.BaseDataset`.
     """
 
@@ -71,6 +75,7 @@ class FashionMNIST(BaseDataset):
                  with_label: bool = False,
                  pipeline: Sequence = (),
                  indices: Optional[Union[int, Sequence[int]]] = None,
+                 index_range: Optional[Tuple[int, int]] = None,
                  **kwargs) -> None:
         if split not in self._PREFIX:
             raise ValueError(
@@ -78,6 +83,7 @@ class FashionMNIST(BaseDataset):
                 f'"{split}".')
         self.split = split
         self.with_label = with_label
+        self.index_range = index_range
         self.images = None
         self.labels = None
         self.rows = None
@@ -106,7 +112,21 @@ class FashionMNIST(BaseDataset):
             raise ValueError(
                 f'FashionMNIST: {len(self.images)} images but '
                 f'{len(self.labels)} labels in {self.data_root}.')
-        return [dict(row=row) for row in range(len(self.images))]
+        start, stop = self._checked_range(len(self.images))
+        return [dict(row=row) for row in range(start, stop)]
+
+    def _checked_range(self, num_rows: int) -> Tuple[int, int]:
+        """``index_range`` (default: all rows), checked against the file."""
+        if self.index_range is None:
+            return 0, num_rows
+        start, stop = (int(value) for value in self.index_range)
+        if not 0 <= start < stop <= num_rows:
+            raise ValueError(
+                f'FashionMNIST: index_range={tuple(self.index_range)} is not '
+                f'a non-empty range inside the {num_rows} rows of the '
+                f'{self.split} split; give (start, stop) with 0 <= start < '
+                f'stop <= {num_rows}.')
+        return start, stop
 
     def get_data_info(self, idx: int) -> dict:
         """The sample ``idx``: its image, index and (optionally) label."""

@@ -1,5 +1,5 @@
 """Feature extraction over a whole dataset, on one or many processes."""
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.distributed as torch_dist
@@ -20,6 +20,17 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 def default_forward(model: nn.Module, data: dict) -> torch.Tensor:
     """Features of a preprocessed batch: the model's 'tensor' mode."""
     return model(**data, mode='tensor')
+
+
+def pool_last_stage(stages: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Global average pool of the last backbone output (``B x C``)."""
+    last = stages[-1]
+    return (last.mean(dim=(2, 3)) if last.dim() == 4 else last).flatten(1)
+
+
+def pooled_backbone(model: nn.Module, data: dict) -> torch.Tensor:
+    """Forward for :func:`extract_features`: the pooled last stage."""
+    return pool_last_stage(model.backbone(data['inputs']))
 
 
 @torch.no_grad()

@@ -21,11 +21,15 @@ import numpy as np
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmodc.engine.extractor import extract_features, unwrap_model
+from mmodc.engine.extractor import (
+    extract_features,
+    pooled_backbone,
+    unwrap_model,
+)
 from mmodc.engine.hooks import DeepClusterHook, ODCHook
 from .feature_eval import evaluate_features
 from .functional import normalized_mutual_info
-from .odc_report import extract_dataloader_cfg, pooled_backbone
+from .odc_report import extract_dataloader_cfg
 
 
 class Stopwatch:

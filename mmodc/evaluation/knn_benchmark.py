@@ -12,9 +12,12 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
-from mmodc.engine.extractor import extract_features
+from mmodc.engine.extractor import (
+    extract_features,
+    pool_last_stage,
+    pooled_backbone,
+)
 from .functional import knn_accuracy
-from .odc_report import pool_last_stage, pooled_backbone
 
 DEFAULT_KS = (10, 20, 100, 200)
 

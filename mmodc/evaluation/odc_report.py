@@ -25,7 +25,11 @@ from mmengine.model import BaseModel
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint, set_random_seed
 
-from mmodc.engine.extractor import extract_features, recompute_bn_statistics
+from mmodc.engine.extractor import (
+    extract_features,
+    pool_last_stage,
+    recompute_bn_statistics,
+)
 from mmodc.registry import MODELS
 from .cluster_plots import plot_cluster_gallery, plot_cluster_sizes
 from .feature_eval import evaluate_features
@@ -53,17 +57,6 @@ class _PixelModel(BaseModel):
                 mode: str = 'tensor') -> torch.Tensor:
         self.image_shape = tuple(inputs.shape[1:])
         return inputs.flatten(1)
-
-
-def pool_last_stage(stages: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Global average pool of the last backbone output (``B x C``)."""
-    last = stages[-1]
-    return (last.mean(dim=(2, 3)) if last.dim() == 4 else last).flatten(1)
-
-
-def pooled_backbone(model: nn.Module, data: dict) -> torch.Tensor:
-    """Forward for :func:`extract_features`: the pooled last stage."""
-    return pool_last_stage(model.backbone(data['inputs']))
 
 
 def _backbone_and_neck(model: nn.Module, data: dict) -> torch.Tensor:

@@ -46,3 +46,18 @@ extract_dataloader = dict(
         data_root=data_root,
         split='train',
         pipeline=extract_pipeline))
+
+# Labelled monitoring sets of FeatureMonitorHook: the kNN bank (and k-means)
+# is the first 10,000 training images, the queries the last 5,000 training
+# images, a validation split (recipes are chosen on it, never on the test
+# split). The labels only score the features; training never sees them.
+monitor_bank_dataloader = dict(
+    extract_dataloader,
+    dataset=dict(
+        extract_dataloader['dataset'], index_range=(0, 10000),
+        with_label=True))
+monitor_query_dataloader = dict(
+    extract_dataloader,
+    dataset=dict(
+        extract_dataloader['dataset'], index_range=(55000, 60000),
+        with_label=True))

@@ -47,6 +47,11 @@ custom_hooks = [
         reweight=True,
         reweight_pow=0.5,
         save_labels_interval=None),
+    dict(
+        type='FeatureMonitorHook',
+        bank_dataloader={{_base_.monitor_bank_dataloader}},
+        query_dataloader={{_base_.monitor_query_dataloader}},
+        interval=1),
     dict(type='RandomStatesHook'),  # exact resume
 ]
 

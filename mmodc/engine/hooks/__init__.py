@@ -1,5 +1,6 @@
 from .deepcluster_hook import DeepClusterHook
+from .feature_monitor_hook import FeatureMonitorHook
 from .odc_hook import ODCHook
 from .random_states_hook import RandomStatesHook
 
-__all__ = ['DeepClusterHook', 'ODCHook', 'RandomStatesHook']
+__all__ = ['DeepClusterHook', 'FeatureMonitorHook', 'ODCHook', 'RandomStatesHook']
