@@ -42,6 +42,11 @@ def shrink_config(cfg: Config, num_images: int, num_clusters: int,
             batch_size=batch_size, num_workers=0, persistent_workers=False)
     train_set_cfg(cfg).indices = num_images
     cluster_hook.extract_dataloader.dataset.indices = num_images
+    for hook in cfg.custom_hooks:
+        if hook.type == 'FeatureMonitorHook':
+            hook.bank_dataloader.dataset.index_range = (0, num_images)
+            hook.query_dataloader.dataset.index_range = (
+                num_images, 2 * num_images)
     cfg.default_hooks.logger.interval = 1
     return cfg
 

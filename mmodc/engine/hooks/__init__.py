@@ -3,4 +3,6 @@ from .feature_monitor_hook import FeatureMonitorHook
 from .odc_hook import ODCHook
 from .random_states_hook import RandomStatesHook
 
-__all__ = ['DeepClusterHook', 'FeatureMonitorHook', 'ODCHook', 'RandomStatesHook']
+__all__ = [
+    'DeepClusterHook', 'FeatureMonitorHook', 'ODCHook', 'RandomStatesHook'
+]
