@@ -5,11 +5,18 @@ import os.path as osp
 import pytest
 import torch
 from conftest import shrink_config
+from mmengine.config import Config
 from mmengine.runner import Runner
+from sklearn.metrics import normalized_mutual_info_score
+from test_deepcluster import DEEPCLUSTER_FMNIST
 from tiny_setup import make_image_folder
 
 import mmodc  # noqa: F401
+from mmodc.engine.extractor import extract_features
+from mmodc.engine.hooks import FeatureMonitorHook
+from mmodc.engine.hooks.feature_monitor_hook import FEATURE_FORWARDS
 from mmodc.evaluation import evaluate_features
+from mmodc.evaluation.algorithm_comparison import final_pseudo_labels
 
 
 def _tiny(quickstart_cfg, work_dir, monitor=True):
@@ -45,26 +52,35 @@ def test_monitor_does_not_change_training(quickstart_cfg, tmp_path):
     assert 'pseudo_label_nmi' in curves[0]
 
 
-def test_monitor_scores_equal_direct_evaluation(quickstart_cfg, tmp_path):
-    cfg = _tiny(quickstart_cfg, tmp_path)
+def _monitor(runner):
+    return next(h for h in runner.hooks
+                if isinstance(h, FeatureMonitorHook))
+
+
+@pytest.mark.parametrize('config', [None, DEEPCLUSTER_FMNIST])
+def test_monitor_scores_equal_direct_evaluation(quickstart_cfg, tmp_path,
+                                                config):
+    base = quickstart_cfg if config is None else Config.fromfile(config)
+    cfg = _tiny(base, tmp_path)
+    next(h for h in cfg.custom_hooks
+         if h.type == 'FeatureMonitorHook').features = ('backbone', 'neck')
     runner = _train(cfg)
-    hook = next(h for h in runner.hooks
-                if type(h).__name__ == 'FeatureMonitorHook')
+    hook = _monitor(runner)
     last = hook.records[-1]
-    from mmodc.engine.extractor import extract_features, pooled_backbone
-    feats = {role: extract_features(runner.model, loader,
-                                    forward=pooled_backbone,
-                                    show_progress=False)
-             for role, loader in hook.loaders.items()}
-    direct = evaluate_features(feats['bank'], hook.labels['bank'],
-                               feats['query'], hook.labels['query'],
-                               num_clusters=10)
-    assert last['backbone/knn_top1'] == pytest.approx(direct['knn_top1'])
-    assert last['backbone/nmi'] == pytest.approx(direct['nmi'])
-    gt = runner.train_dataloader.dataset.get_gt_labels()
-    from sklearn.metrics import normalized_mutual_info_score
-    expected = normalized_mutual_info_score(
-        gt, runner.model.memory_bank.label_bank.numpy())
+    for name, forward in FEATURE_FORWARDS.items():
+        feats = {
+            role: extract_features(runner.model, loader, forward=forward,
+                                   show_progress=False)
+            for role, loader in hook.loaders.items()
+        }
+        direct = evaluate_features(feats['bank'], hook.labels['bank'],
+                                   feats['query'], hook.labels['query'],
+                                   num_clusters=10)
+        assert last[f'{name}/knn_top1'] == pytest.approx(direct['knn_top1'])
+        assert last[f'{name}/nmi'] == pytest.approx(direct['nmi'])
+    gt = runner.train_dataloader.dataset.dataset.get_gt_labels() \
+        if config else runner.train_dataloader.dataset.get_gt_labels()
+    expected = normalized_mutual_info_score(gt, final_pseudo_labels(runner))
     assert last['pseudo_label_nmi'] == pytest.approx(expected, abs=1e-6)
 
 
@@ -80,3 +96,18 @@ def test_unlabelled_monitoring_set_is_an_error(quickstart_cfg, tmp_path):
                        match='monitoring query set .CustomDataset. has no '
                        'class labels'):
         _train(cfg)
+
+
+@pytest.mark.parametrize('index_range', [(5, 3), (0, 60001), (-1, 10)])
+def test_fashion_mnist_index_range_errors(quickstart_cfg, index_range):
+    from mmodc.datasets import FashionMNIST
+    with pytest.raises(ValueError, match=r'index_range=\(' +
+                       f'{index_range[0]}, {index_range[1]}' + r'\)'):
+        FashionMNIST(split='train', index_range=index_range)
+    subset = FashionMNIST(split='train', index_range=(100, 110),
+                          with_label=True)
+    full = FashionMNIST(split='train')
+    assert len(subset) == 10
+    assert (subset[0]['img'] == full[100]['img']).all()
+    assert subset[0]['sample_idx'] == 0
+    assert (subset.get_gt_labels() == full.get_gt_labels()[100:110]).all()

@@ -28,6 +28,11 @@ custom_hooks = [
         reweight=False,
         initial=True,
         interval=1),
+    dict(
+        type='FeatureMonitorHook',
+        bank_dataloader={{_base_.monitor_bank_dataloader}},
+        query_dataloader={{_base_.monitor_query_dataloader}},
+        interval=1),
     dict(type='RandomStatesHook'),  # exact resume
 ]
 

@@ -1,10 +1,8 @@
 """Watch feature quality during self-supervised training."""
-import contextlib
 import json
 import os.path as osp
-import random
 import time
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -13,6 +11,7 @@ from mmengine.hooks import Hook
 
 from mmodc.evaluation import evaluate_features, normalized_mutual_info
 from mmodc.registry import HOOKS
+from mmodc.utils import preserved_random_states
 from ..extractor import (
     default_forward,
     extract_features,
@@ -22,23 +21,6 @@ from ..extractor import (
 
 FEATURE_FORWARDS = {'backbone': pooled_backbone, 'neck': default_forward}
 CURVE_FILE = 'monitor_curves.json'
-
-
-@contextlib.contextmanager
-def preserved_random_states() -> Iterator[None]:
-    """Restore the torch (CPU and CUDA), numpy and ``random`` states on exit,
-    so that what runs inside draws nothing from the training's generators."""
-    states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() \
-        else None
-    try:
-        yield
-    finally:
-        torch.set_rng_state(states[0])
-        np.random.set_state(states[1])
-        random.setstate(states[2])
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
 
 
 def class_labels(dataset, role: str) -> np.ndarray:
@@ -155,7 +137,9 @@ class FeatureMonitorHook(Hook):
         self.measure_before_train = before_train
         self.loaders: Dict[str, object] = {}
         self.labels: Dict[str, np.ndarray] = {}
+        self.train_dataset = None
         self.train_labels: Optional[np.ndarray] = None
+        self._feature_widths: List[int] = []
         #: One dict per measurement: epoch, iter, seconds and the scores.
         self.records: List[Dict[str, Union[int, float]]] = []
         self._train_sums: Dict[str, float] = {}
@@ -168,6 +152,7 @@ class FeatureMonitorHook(Hook):
                 self.loaders[role] = runner.build_dataloader(cfg)
             self.labels[role] = class_labels(self.loaders[role].dataset,
                                              f'monitoring {role} set')
+        self.train_dataset = runner.train_dataloader.dataset
         self.train_labels = self._training_class_labels(runner)
         if self.measure_before_train and not self.records:
             self.measure(runner, runner.epoch, runner.iter)
@@ -282,17 +267,15 @@ class FeatureMonitorHook(Hook):
             if not bool(memory.initialized):
                 return None
             return memory.label_bank.cpu().numpy()
-        dataset = getattr(self, '_train_dataset', None)
-        labels = getattr(dataset, 'labels', None)
+        labels = getattr(self.train_dataset, 'labels', None)
         if isinstance(labels, torch.Tensor) and bool((labels >= 0).all()):
             return labels.cpu().numpy()
         return None
 
     def _training_class_labels(self, runner) -> Optional[np.ndarray]:
         """Class labels of the training set, if it exposes them."""
-        self._train_dataset = runner.train_dataloader.dataset
         try:
-            return class_labels(self._train_dataset, 'training set')
+            return class_labels(self.train_dataset, 'training set')
         except ValueError:
             runner.logger.info(
                 'FeatureMonitorHook: the training set has no class labels; '

@@ -1,11 +1,8 @@
 """Save and restore the global random states with every checkpoint."""
-import random
-
-import numpy as np
-import torch
 from mmengine.hooks import Hook
 
 from mmodc.registry import HOOKS
+from mmodc.utils import capture_random_states, restore_random_states
 
 
 @HOOKS.register_module()
@@ -22,10 +19,8 @@ class RandomStatesHook(Hook):
     priority = 'NORMAL'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})['random_states'] = dict(
-            torch=torch.get_rng_state(),
-            numpy=np.random.get_state(),
-            python=random.getstate())
+        meta = checkpoint.setdefault('meta', {})
+        meta['random_states'] = capture_random_states()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('meta', {}).get('random_states')
@@ -34,6 +29,4 @@ class RandomStatesHook(Hook):
                 'RandomStatesHook: the checkpoint holds no random states; '
                 'the resumed run draws different augmentations.')
             return
-        torch.set_rng_state(states['torch'])
-        np.random.set_state(states['numpy'])
-        random.setstate(states['python'])
+        restore_random_states(states)
