@@ -9,12 +9,12 @@ from conftest import FASHION_MNIST, QUICKSTART, REPO, shrink_config
 from mmengine.config import Config
 from test_deepcluster import DEEPCLUSTER_FMNIST
 
-from mmodc.datasets import FashionMNIST
-from mmodc.evaluation import normalized_mutual_info
-from mmodc.evaluation.algorithm_comparison import (
+from mmodc.analysis.algorithm_comparison import (
     AlgorithmComparison,
     Stopwatch,
 )
+from mmodc.datasets import FashionMNIST
+from mmodc.evaluation import normalized_mutual_info
 
 
 def test_stopwatch_adds_the_time_of_each_call():
@@ -56,7 +56,17 @@ def test_comparison_trains_and_scores_both(tmp_path):
     odc, deepcluster = comparison.rows['ODC'], comparison.rows['DeepCluster']
     assert '| ODC | ' in text and '| DeepCluster | ' in text
     saved = json.loads((tmp_path / 'cmp' / 'comparison.json').read_text())
-    assert saved['ODC']['knn_top1'] == pytest.approx(odc['knn_top1'])
+    assert saved['rows']['ODC']['knn_top1'] == pytest.approx(
+        odc['knn_top1'])
+    # both monitored on the same validation images, one point per epoch,
+    # drawn on the same axes by epoch and by wall time
+    for name, records in saved['curves'].items():
+        assert [r['epoch'] for r in records] == [0, 1, 2], name
+        assert comparison.rows[name]['monitor_seconds'] == pytest.approx(
+            sum(r['seconds'] for r in records), rel=0.05, abs=0.05)
+    for png in ('training_curves.png', 'training_curves_time.png'):
+        assert (tmp_path / 'cmp' / png).stat().st_size > 0
+        assert f'({png})' in text
     # the pseudo-labels scored are those the last epoch trained on
     last = np.load(tmp_path / 'cmp' / 'DeepCluster' / 'cluster_epoch_1.npy')
     classes = FashionMNIST(data_root=FASHION_MNIST,

@@ -12,11 +12,15 @@ from test_deepcluster import DEEPCLUSTER_FMNIST
 from tiny_setup import make_image_folder
 
 import mmodc  # noqa: F401
+from mmodc.analysis.algorithm_comparison import final_pseudo_labels
+from mmodc.analysis.curve_plots import (
+    load_monitor_records,
+    plot_training_curves,
+)
 from mmodc.engine.extractor import extract_features
 from mmodc.engine.hooks import FeatureMonitorHook
 from mmodc.engine.hooks.feature_monitor_hook import FEATURE_FORWARDS
 from mmodc.evaluation import evaluate_features
-from mmodc.evaluation.algorithm_comparison import final_pseudo_labels
 
 
 def _tiny(quickstart_cfg, work_dir, monitor=True):
@@ -50,6 +54,23 @@ def test_monitor_does_not_change_training(quickstart_cfg, tmp_path):
     assert 'train_loss' in curves[1] and 'train_change_ratio' in curves[1]
     assert all(0 < r['backbone/knn_top1'] <= 1 for r in curves)
     assert 'pseudo_label_nmi' in curves[0]
+    clock = [r['train_seconds'] for r in curves]
+    assert clock == sorted(clock) and clock[0] > 0
+    # the checkpoint carries the same records; the plot draws one point
+    # per monitored epoch
+    saved = load_monitor_records(str(tmp_path / 'with' / 'epoch_2.pth'))
+    assert [r['backbone/nmi'] for r in saved] == pytest.approx(
+        [r['backbone/nmi'] for r in curves])
+    drawn = plot_training_curves(
+        dict(ODC=load_monitor_records(str(tmp_path / 'with'))),
+        str(tmp_path / 'curves.png'))
+    assert (tmp_path / 'curves.png').stat().st_size > 0
+    knn = drawn['kNN top-1 (validation)']['ODC']
+    assert knn[:, 0].tolist() == [0, 1, 2]
+    assert knn[:, 1].tolist() == pytest.approx(
+        [r['backbone/knn_top1'] for r in curves])
+    # no change ratio is measured before training: two points
+    assert len(drawn['label change ratio']['ODC']) == 2
 
 
 def _monitor(runner):

@@ -197,7 +197,7 @@ def test_k_larger_than_reference_set(colour_setup: dict) -> None:
 
 
 def test_feature_kinds(quickstart_cfg) -> None:
-    from mmodc.evaluation.knn_benchmark import FEATURE_FORWARDS
+    from mmodc.analysis.knn_benchmark import FEATURE_FORWARDS
     from mmodc.registry import MODELS
 
     init_default_scope('mmodc')

@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from PIL import Image
 
-from mmodc.evaluation.svm_benchmark import dataset_targets, extract_levels
+from mmodc.analysis.svm_benchmark import dataset_targets, extract_levels
 from mmodc.registry import MODELS
 
 TOOL = osp.join(REPO, 'tools', 'benchmarks', 'svm_voc07.py')

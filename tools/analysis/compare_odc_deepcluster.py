@@ -12,6 +12,10 @@ schedule and images seen (8 epochs x 60,000). Writes ``comparison.md`` and
 ``work_dirs/odc_vs_deepcluster``) and prints the table: NMI of the final
 pseudo-labels, k=10 k-means NMI / ACC and kNN top-1 of the backbone
 features, seconds of clustering work per epoch vs training work per epoch.
+With FeatureMonitorHook in the configs (the defaults have it) it also draws
+both runs' curves on the same axes: kNN top-1, k-means and pseudo-label
+NMI, loss and label change ratio, by epoch (``training_curves.png``) and by
+training wall time (``training_curves_time.png``).
 """
 import argparse
 import os.path as osp
@@ -63,7 +67,7 @@ def main() -> None:
     """Train both, score both, print the table."""
     args = parse_args()
     import_mmodc()
-    from mmodc.evaluation.algorithm_comparison import AlgorithmComparison
+    from mmodc.analysis.algorithm_comparison import AlgorithmComparison
 
     for path in (args.odc_config, args.deepcluster_config):
         if not osp.isfile(path):

@@ -10,9 +10,10 @@ Usage::
 Compares the learned features with the untrained network and raw pixels
 (k-means NMI / ARI / ACC on the training set, kNN top-1 on the test set),
 scores the ODC pseudo-labels of the memory and draws the cluster sizes and
-a cluster gallery. Writes ``odc_report.md``, ``odc_report.json``,
-``cluster_sizes.png`` and ``cluster_gallery.png`` into the work dir (default:
-the checkpoint's folder) and prints the report.
+a cluster gallery, and plots the FeatureMonitorHook curves saved in the
+checkpoint. Writes ``odc_report.md``, ``odc_report.json``,
+``cluster_sizes.png``, ``cluster_gallery.png`` and ``training_curves.png``
+into the work dir (default: the checkpoint's folder) and prints the report.
 """
 import argparse
 import os.path as osp
@@ -75,7 +76,7 @@ def main() -> None:
     """Compute, write and print the report."""
     args = parse_args()
     import_mmodc()
-    from mmodc.evaluation.odc_report import ODCReport
+    from mmodc.analysis.odc_report import ODCReport
 
     if not osp.isfile(args.checkpoint):
         sys.exit(f'odc_report.py: checkpoint {args.checkpoint} not found.')

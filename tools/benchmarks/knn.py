@@ -271,7 +271,7 @@ def build_model(cfg: Config, args: argparse.Namespace) -> 'nn.Module':
     """
     import torch
 
-    from mmodc.evaluation.odc_report import build_odc_model
+    from mmodc.analysis.odc_report import build_odc_model
 
     seed = cfg.get('randomness', {}).get('seed', 0) or 0
     model = build_odc_model(cfg, args.checkpoint, seed)
@@ -291,7 +291,7 @@ def report(args: argparse.Namespace, scores: dict, info: dict) -> dict:
     Returns:
         dict: Everything written to the JSON.
     """
-    from mmodc.evaluation.knn_benchmark import knn_table
+    from mmodc.analysis.knn_benchmark import knn_table
 
     result = dict(
         config=args.config,
@@ -329,7 +329,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
     from mmengine.dist import init_dist, is_main_process
     from mmengine.registry import init_default_scope
 
-    from mmodc.evaluation.knn_benchmark import (
+    from mmodc.analysis.knn_benchmark import (
         extract_labelled_features,
         knn_scores,
     )

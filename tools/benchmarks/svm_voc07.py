@@ -136,7 +136,7 @@ def extract(cfg, args) -> dict:
     """Features per level and targets of trainval and test."""
     from mmengine.runner import Runner
 
-    from mmodc.evaluation.svm_benchmark import (
+    from mmodc.analysis.svm_benchmark import (
         dataset_targets,
         extract_levels,
     )
@@ -156,12 +156,12 @@ def solve(features: dict, args) -> dict:
     """Run the SVMs on the main process and write the draws."""
     import torch
 
+    from mmodc.analysis.svm_benchmark import run_svm_benchmark
     from mmodc.evaluation.svm import (
         draw_low_shot_samples,
         load_low_shot_samples,
         save_low_shot_samples,
     )
-    from mmodc.evaluation.svm_benchmark import run_svm_benchmark
     targets = features['train_targets']
     samples = None
     samples_file = osp.join(args.work_dir, 'low_shot_samples.npz')
@@ -200,7 +200,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
     from mmengine.dist import init_dist, is_main_process
     from mmengine.registry import init_default_scope
 
-    from mmodc.evaluation.svm_benchmark import svm_table
+    from mmodc.analysis.svm_benchmark import svm_table
     cfg = load_config(args)
     args.work_dir = cfg.work_dir
     mmengine.mkdir_or_exist(args.work_dir)

@@ -144,8 +144,13 @@ class FeatureMonitorHook(Hook):
         self.records: List[Dict[str, Union[int, float]]] = []
         self._train_sums: Dict[str, float] = {}
         self._train_count = 0
+        self._clock_start = 0.
+        self._monitor_seconds = 0.
 
     # ------------------------------------------------------------- hooks
+    def before_run(self, runner) -> None:
+        self._clock_start = time.perf_counter()
+
     def before_train(self, runner) -> None:
         for role, cfg in self.dataloader_cfgs.items():
             with preserved_random_states():
@@ -183,6 +188,11 @@ class FeatureMonitorHook(Hook):
         saved = checkpoint.get('meta', {}).get('feature_monitor')
         if saved is not None:
             self.records = list(saved['records'])
+            # the clock goes on from the last measurement of the resumed run
+            last = self.records[-1].get('train_seconds', 0.) \
+                if self.records else 0.
+            self._clock_start = time.perf_counter() - last
+            self._monitor_seconds = 0.
 
     # -------------------------------------------------------- measuring
     def measure(self, runner, epoch: int,
@@ -195,17 +205,22 @@ class FeatureMonitorHook(Hook):
             iteration (int): Iterations trained so far.
 
         Returns:
-            dict: The record: ``epoch``, ``iter``, ``seconds``, the scores,
-            and ``train_loss`` / ``train_change_ratio`` (means since the
-            last measurement) when training reported them.
+            dict: The record: ``epoch``, ``iter``, ``train_seconds`` (wall
+            time of the run so far without the monitor's own, resumes
+            included), ``seconds`` (this measurement's), the scores, and
+            ``train_loss`` / ``train_change_ratio`` (means since the last
+            measurement) when training reported them.
         """
         start = time.perf_counter()
+        train_seconds = start - self._clock_start - self._monitor_seconds
         with preserved_random_states():
             scores = self._scores(unwrap_model(runner.model))
-        record = dict(epoch=epoch, iter=iteration)
+        record = dict(epoch=epoch, iter=iteration,
+                      train_seconds=train_seconds)
         record.update(self._train_means())
         record.update(scores)
         record['seconds'] = time.perf_counter() - start
+        self._monitor_seconds += record['seconds']
         self.records.append(record)
         self._publish(runner, record)
         return record
@@ -302,7 +317,8 @@ class FeatureMonitorHook(Hook):
             runner.message_hub.update_scalar(key, value)
         runner.visualizer.add_scalars(scores, step=record['iter'])
         text = ', '.join(f'{key} {value:.4f}' for key, value in record.items()
-                         if key not in ('epoch', 'iter', 'seconds'))
+                         if key not in ('epoch', 'iter', 'seconds',
+                                        'train_seconds'))
         runner.logger.info(
             f'FeatureMonitorHook: epoch {record["epoch"]}, iteration '
             f'{record["iter"]}: {text} ({record["seconds"]:.1f} s)')

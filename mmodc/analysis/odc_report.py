@@ -30,10 +30,11 @@ from mmodc.engine.extractor import (
     pool_last_stage,
     recompute_bn_statistics,
 )
+from mmodc.evaluation.feature_eval import evaluate_features
+from mmodc.evaluation.functional import clustering_scores
 from mmodc.registry import MODELS
 from .cluster_plots import plot_cluster_gallery, plot_cluster_sizes
-from .feature_eval import evaluate_features
-from .functional import clustering_scores
+from .curve_plots import load_monitor_records, plot_training_curves
 
 FEATURE_DESCRIPTIONS = {
     'backbone': 'global average pool of the last backbone stage',
@@ -224,6 +225,7 @@ class ODCReport:
         self.seed = cfg.get('randomness', {}).get('seed', 0) or 0
         self.rows: Dict[str, Dict[str, float]] = {}
         self.odc_labels: Dict[str, float] = {}
+        self.curves: list = []
         self.timings: Dict[str, float] = {}
 
     # ------------------------------------------------------------ running
@@ -265,6 +267,7 @@ class ODCReport:
         self._score('raw pixels', 'pixels', pixels)
         self._timed('figures', self._figures, trained, pixels['train'],
                     image_shape)
+        self._curves()
         return self._write()
 
     def _timed(self, what: str, function: Callable, *args):
@@ -329,6 +332,36 @@ class ODCReport:
             images, labels, osp.join(self.work_dir, 'cluster_gallery.png'),
             class_labels=self.labels['train'], class_names=self.class_names,
             seed=self.seed)
+
+    def _curves(self) -> None:
+        """Plot the FeatureMonitorHook records saved in the checkpoint."""
+        try:
+            self.curves = load_monitor_records(self.checkpoint)
+        except ValueError as error:
+            self.log(f'No training curves: {error}')
+            return
+        plot_training_curves(
+            dict(ODC=self.curves),
+            osp.join(self.work_dir, 'training_curves.png'),
+            title='ODC during training (FeatureMonitorHook)')
+
+    def curve_table(self) -> str:
+        """The monitor's records as a markdown table, one row each."""
+        columns = [('epoch', 'epoch', '{:d}'),
+                   ('train s', 'train_seconds', '{:.0f}'),
+                   ('kNN top-1', 'backbone/knn_top1', '{:.4f}'),
+                   ('k-means NMI', 'backbone/nmi', '{:.4f}'),
+                   ('k-means ACC', 'backbone/acc', '{:.4f}'),
+                   ('pseudo-label NMI', 'pseudo_label_nmi', '{:.4f}'),
+                   ('loss', 'train_loss', '{:.3f}'),
+                   ('change ratio', 'train_change_ratio', '{:.3f}')]
+        lines = ['| ' + ' | '.join(name for name, _, _ in columns) + ' |',
+                 '|' + '---:|' * len(columns)]
+        for record in self.curves:
+            lines.append('| ' + ' | '.join(
+                form.format(record[key]) if key in record else '-'
+                for _, key, form in columns) + ' |')
+        return '\n'.join(lines)
 
     # ----------------------------------------------------------- rendering
     def table(self) -> str:
@@ -428,6 +461,21 @@ class ODCReport:
                 '![cluster sizes](cluster_sizes.png)', '',
                 '![cluster gallery](cluster_gallery.png)', ''
             ]
+        if self.curves:
+            parts += [
+                '## During training (FeatureMonitorHook, validation split)',
+                '', self.curve_table(), '',
+                'Backbone features of the monitoring sets of the config; '
+                'loss and change ratio: means over the epoch before the '
+                'measurement.', '',
+                '![training curves](training_curves.png)', ''
+            ]
+        else:
+            parts += [
+                '## During training', '',
+                'The checkpoint holds no FeatureMonitorHook records (the '
+                'config has no monitor), so there are no curves.', ''
+            ]
         parts += [
             '## Timings', '',
             ', '.join(f'{what} {seconds:.1f} s'
@@ -447,6 +495,7 @@ class ODCReport:
                     features=self.rows,
                     best_odc_features=self.best_kind(),
                     odc_labels=self.odc_labels,
+                    training_curves=self.curves,
                     timings=self.timings),
                 file,
                 indent=2)

@@ -17,7 +17,7 @@ from mmodc.engine.extractor import (
     pool_last_stage,
     pooled_backbone,
 )
-from .functional import knn_accuracy
+from mmodc.evaluation.functional import knn_accuracy
 
 DEFAULT_KS = (10, 20, 100, 200)
 

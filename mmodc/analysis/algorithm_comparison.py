@@ -26,9 +26,10 @@ from mmodc.engine.extractor import (
     pooled_backbone,
     unwrap_model,
 )
-from mmodc.engine.hooks import DeepClusterHook, ODCHook
-from .feature_eval import evaluate_features
-from .functional import normalized_mutual_info
+from mmodc.engine.hooks import DeepClusterHook, FeatureMonitorHook, ODCHook
+from mmodc.evaluation.feature_eval import evaluate_features
+from mmodc.evaluation.functional import normalized_mutual_info
+from .curve_plots import plot_training_curves
 from .odc_report import extract_dataloader_cfg
 
 
@@ -68,23 +69,28 @@ def train_timed(cfg: Config) -> Dict:
     Returns:
         dict: ``runner`` (trained), ``epochs``, ``train_seconds`` (total
         wall time), ``initial_clustering_seconds``,
-        ``clustering_seconds_per_epoch`` and ``training_seconds_per_epoch``.
+        ``clustering_seconds_per_epoch``, ``training_seconds_per_epoch``,
+        ``monitor_seconds`` (FeatureMonitorHook's measurements, not counted
+        as training) and ``curves`` (its records; empty without it).
     """
     runner = Runner.from_cfg(copy.deepcopy(cfg))
     watch = Stopwatch()
     model = unwrap_model(runner.model)
-    cluster_hook = None
+    cluster_hook = monitor = None
     for hook in runner.hooks:
         if isinstance(hook, DeepClusterHook):
             cluster_hook = hook
         elif isinstance(hook, ODCHook):
             watch.wrap(hook, 'after_train_iter', 'online')
+        elif isinstance(hook, FeatureMonitorHook):
+            monitor = hook
+            watch.wrap(hook, 'measure', 'monitor')
     memory = getattr(model, 'memory_bank', None)
     if memory is not None:
         watch.wrap(memory, 'update_samples_memory', 'online')
     start = time.perf_counter()
     runner.train()
-    total = time.perf_counter() - start
+    total = time.perf_counter() - start - watch.seconds['monitor']
     clusterings = cluster_hook.clustering_seconds if cluster_hook else []
     if memory is not None:
         # ODC clusters once before training, then works online
@@ -99,7 +105,9 @@ def train_timed(cfg: Config) -> Dict:
         train_seconds=total,
         initial_clustering_seconds=one_off,
         clustering_seconds_per_epoch=recurring / epochs,
-        training_seconds_per_epoch=(total - one_off - recurring) / epochs)
+        training_seconds_per_epoch=(total - one_off - recurring) / epochs,
+        monitor_seconds=watch.seconds['monitor'],
+        curves=list(monitor.records) if monitor else [])
 
 
 def final_pseudo_labels(runner: Runner) -> np.ndarray:
@@ -141,6 +149,7 @@ class AlgorithmComparison:
         self.num_workers = num_workers
         self.log = logger or print
         self.rows: Dict[str, Dict[str, float]] = {}
+        self.curves: Dict[str, list] = {}
 
     def run(self) -> str:
         """Train and score every config; write the table; return it."""
@@ -150,9 +159,28 @@ class AlgorithmComparison:
             cfg.work_dir = osp.join(self.work_dir, name)
             self.log(f'training {name} in {cfg.work_dir}')
             run = train_timed(cfg)
+            self.curves[name] = run.pop('curves')
             self.rows[name] = self._score(cfg, run)
             self.log(f'{name}: {self.rows[name]}')
+        self._plot_curves()
         return self._write()
+
+    def _plot_curves(self) -> None:
+        """Every monitored run on the same axes: by epoch (equal images
+        seen) and by training wall time."""
+        unmonitored = [name for name, records in self.curves.items()
+                       if not records]
+        if unmonitored:
+            self.log(f'No curves for {unmonitored}: their configs have no '
+                     'FeatureMonitorHook.')
+        runs = {name: records for name, records in self.curves.items()
+                if records}
+        if not runs:
+            return
+        for x, suffix in (('epoch', ''), ('train_seconds', '_time')):
+            plot_training_curves(
+                runs, osp.join(self.work_dir, f'training_curves{suffix}.png'),
+                x=x, title=' vs '.join(runs) + ' during training')
 
     def _score(self, cfg: Config, run: Dict) -> Dict[str, float]:
         runner = run.pop('runner')
@@ -216,10 +244,15 @@ class AlgorithmComparison:
             'labels the last epoch trained on, against the classes. '
             'Clustering s/epoch: ODC\'s per-iteration memory work, '
             'DeepCluster\'s extraction + PCA + k-means; the one-off column '
-            'is ODC\'s initial clustering.', ''
-        ])
+            'is ODC\'s initial clustering. Times exclude the monitor\'s '
+            'measurements.', ''
+        ] + ([
+            '![curves by epoch](training_curves.png)', '',
+            '![curves by wall time](training_curves_time.png)', ''
+        ] if any(self.curves.values()) else []))
         with open(osp.join(self.work_dir, 'comparison.md'), 'w') as file:
             file.write(text)
         with open(osp.join(self.work_dir, 'comparison.json'), 'w') as file:
-            json.dump(self.rows, file, indent=2)
+            json.dump(dict(rows=self.rows, curves=self.curves), file,
+                      indent=2)
         return text

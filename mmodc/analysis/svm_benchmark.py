@@ -17,8 +17,8 @@ from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
 from mmodc.engine.extractor import extract_features
+from mmodc.evaluation.svm import low_shot_svm, voc07_svm
 from .knn_benchmark import dataset_labels
-from .svm import low_shot_svm, voc07_svm
 
 
 def dataset_targets(dataset) -> torch.Tensor:

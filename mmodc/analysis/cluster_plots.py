@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 
-def _pyplot():
+def agg_pyplot():
     """matplotlib's pyplot on the non-interactive Agg backend."""
     import matplotlib
     matplotlib.use('Agg')
@@ -24,7 +24,7 @@ def plot_cluster_sizes(labels: np.ndarray,
         path (str): Output image file (PNG).
         title (str): Figure title.
     """
-    plt = _pyplot()
+    plt = agg_pyplot()
     sizes = np.bincount(np.asarray(labels), minlength=num_clusters)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.hist(sizes, bins=min(50, max(10, num_clusters // 5)),
@@ -68,7 +68,7 @@ def plot_cluster_gallery(images: np.ndarray,
         per_row (int): Images per cluster. Defaults to 10.
         seed (int): Seed of the member sampling. Defaults to 0.
     """
-    plt = _pyplot()
+    plt = agg_pyplot()
     labels = np.asarray(labels)
     sizes = np.bincount(labels)
     clusters = np.argsort(-sizes, kind='stable')[:num_rows]
