@@ -1,9 +1,11 @@
 """Test-only hooks: every rank saves its ODC memory after every iteration,
-or its DeepCluster set-up at the start of every epoch.
+or its DeepCluster set-up at the start of every epoch, or its monitor
+records after training.
 
 Loaded by test configs through ``custom_imports``; the banks of all ranks
 can then be compared after a multi-process run.
 """
+import json
 import os.path as osp
 
 import torch
@@ -53,3 +55,16 @@ class ClusteringDumpHook(Hook):
                     f'head.{name}': value.clone()
                     for name, value in model.head.state_dict().items()
                 }), path)
+
+
+@HOOKS.register_module()
+class MonitorDumpHook(Hook):
+    """Save, after training, what FeatureMonitorHook recorded on this rank
+    to ``monitor_rank{r}.json`` in the work dir."""
+
+    def after_run(self, runner) -> None:
+        monitor = next(hook for hook in runner.hooks
+                       if type(hook).__name__ == 'FeatureMonitorHook')
+        path = osp.join(runner.work_dir, f'monitor_rank{get_rank()}.json')
+        with open(path, 'w') as stream:
+            json.dump(monitor.records, stream)

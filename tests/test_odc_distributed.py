@@ -1,12 +1,15 @@
 """ODC with two processes (torch.distributed, gloo) through
 tools/dist_train.sh: identical memories on both ranks after every iteration,
-equal to a one-process run with the same global batch."""
+equal to a one-process run with the same global batch; FeatureMonitorHook
+gives the same numbers on both ranks and as one process."""
+import json
 import os
 import os.path as osp
 import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import REPO, shrink_config
 from mmengine.config import Config
@@ -48,6 +51,10 @@ def deterministic_cfg(quickstart_cfg: Config, batch_size: int,
         cluster_hook.extract_dataloader.dataset.pipeline
     cfg.train_dataloader.sampler.shuffle = False
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=NUM_ITERS)
+    monitor = next(
+        hook for hook in cfg.custom_hooks if hook.type == 'FeatureMonitorHook')
+    monitor.update(by_epoch=False, interval=2)  # before, at 2 and at 4
+    cfg.custom_hooks.append(dict(type='MonitorDumpHook'))
     return cfg
 
 
@@ -90,6 +97,19 @@ def test_two_processes_match_each_other_and_one_process(
         for name in ('feature_bank', 'centroids', 'class_weights'):
             torch.testing.assert_close(
                 rank0[name], single[name], atol=1e-5, rtol=0)
+    # the monitor: rank 0's scores on both ranks, and those of one process
+    records = {
+        name: json.load(open(osp.join(work_dir, f'monitor_rank{rank}.json')))
+        for name, work_dir, rank in (('rank0', two, 0), ('rank1', two, 1),
+                                     ('single', one, 0))
+    }
+    assert [r['iter'] for r in records['rank0']] == [0, 2, 4]
+    scores = ('backbone/knn_top1', 'backbone/nmi', 'backbone/acc',
+              'backbone/ari', 'pseudo_label_nmi')
+    for ours, theirs, single in zip(*records.values()):
+        assert [ours[key] for key in scores] == [theirs[key] for key in scores]
+        assert [ours[key] for key in scores] == pytest.approx(
+            [single[key] for key in scores], abs=1e-4)
     # the global batch of 20 samples was written each iteration
     first, last = banks(one, 0, 1), banks(one, 0, NUM_ITERS)
     changed = (first['feature_bank'] != last['feature_bank']).any(dim=1)

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The Fashion-MNIST recipe study (docs/recipes/fashion_mnist.md): one
+# training per row, each monitored on the validation split (training images
+# 55,000-59,999 against 0-9,999). Usage:
+#   bash docs/recipes/fashion_mnist_study.sh ROW [ROW ...]   (or "all")
+# Rows write into work_dirs/study/ROW; compare them with
+#   python tools/analysis/monitor_table.py work_dirs/study/* --out-dir DIR
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ODC=configs/selfsup/odc/odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py
+DC=configs/selfsup/deepcluster/deepcluster_resnet18-w16_1xb256-steplr-8e_fashionmnist.py
+# the screening schedule: 4 epochs, LR x0.4 after 3
+SHORT="train_cfg.max_epochs=4 param_scheduler.0.milestones=[3]"
+ODC_PIPE=train_dataloader.dataset.pipeline
+DC_PIPE=train_dataloader.dataset.dataset.pipeline
+
+row() {  # row NAME CONFIG OPTIONS...
+    local name=$1 config=$2
+    shift 2
+    local work_dir=work_dirs/study/$name
+    if [ -f "$work_dir/done" ]; then
+        echo "study: $name done already"; return
+    fi
+    echo "study: $name"
+    python tools/train.py "$config" --work-dir "$work_dir" \
+        --cfg-options log_level=WARNING "$@"
+    touch "$work_dir/done"
+}
+
+run_row() {
+    case $1 in
+    odc4-base) row "$1" $ODC $SHORT ;;
+    odc4-k10) row "$1" $ODC $SHORT model.head.num_classes=10 \
+        model.memory_bank.num_classes=10 custom_hooks.0.clustering.k=10 ;;
+    odc4-k100) row "$1" $ODC $SHORT model.head.num_classes=100 \
+        model.memory_bank.num_classes=100 custom_hooks.0.clustering.k=100 ;;
+    odc4-mom0.2) row "$1" $ODC $SHORT model.memory_bank.momentum=0.2 ;;
+    odc4-mom0.8) row "$1" $ODC $SHORT model.memory_bank.momentum=0.8 ;;
+    odc4-crop0.3) row "$1" $ODC $SHORT \
+        "$ODC_PIPE.0.crop_ratio_range=(0.3,1.0)" ;;
+    odc4-crop0.8) row "$1" $ODC $SHORT \
+        "$ODC_PIPE.0.crop_ratio_range=(0.8,1.0)" ;;
+    odc4-jitter0.4) row "$1" $ODC $SHORT $ODC_PIPE.2.brightness=0.4 \
+        $ODC_PIPE.2.contrast=0.4 ;;
+    odc4-noflip) row "$1" $ODC $SHORT $ODC_PIPE.1.prob=0.0 ;;
+    odc4-lr0.12) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.12 ;;
+    odc4-lr0.03) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.03 ;;
+    odc4-noreweight) row "$1" $ODC $SHORT custom_hooks.1.reweight=False ;;
+    odc4-minc100) row "$1" $ODC $SHORT model.memory_bank.min_cluster=100 ;;
+    odc4-neck512) row "$1" $ODC $SHORT model.neck.hid_channels=512 \
+        model.neck.out_channels=256 model.head.in_channels=256 \
+        model.memory_bank.feat_dim=256 ;;
+    odc4-batch128) row "$1" $ODC $SHORT train_dataloader.batch_size=128 \
+        optim_wrapper.optimizer.lr=0.03 ;;
+    dc4-base) row "$1" $DC $SHORT ;;
+    dc4-k10) row "$1" $DC $SHORT model.head.num_classes=10 \
+        custom_hooks.0.clustering.k=10 ;;
+    dc4-k100) row "$1" $DC $SHORT model.head.num_classes=100 \
+        custom_hooks.0.clustering.k=100 ;;
+    dc4-crop0.3) row "$1" $DC $SHORT \
+        "$DC_PIPE.0.crop_ratio_range=(0.3,1.0)" ;;
+    dc4-lr0.12) row "$1" $DC $SHORT optim_wrapper.optimizer.lr=0.12 ;;
+    *) echo "study: unknown row $1" >&2; exit 2 ;;
+    esac
+}
+
+ALL="odc4-base odc4-k10 odc4-k100 odc4-mom0.2 odc4-mom0.8 odc4-crop0.3
+odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03
+odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128 dc4-base dc4-k10
+dc4-k100 dc4-crop0.3 dc4-lr0.12"
+rows=("$@")
+[ "${rows[0]:-}" = all ] && rows=($ALL)
+for name in "${rows[@]}"; do run_row "$name"; done

@@ -1,0 +1,86 @@
+"""Compare monitored runs: final validation scores, mean and spread over
+seeds."""
+import re
+from collections import defaultdict
+from typing import Dict, List, Mapping, Sequence
+
+import numpy as np
+
+#: Column title -> record key of the summary table.
+SUMMARY_COLUMNS = {
+    'val kNN top-1': 'backbone/knn_top1',
+    'val k-means NMI': 'backbone/nmi',
+    'val k-means ACC': 'backbone/acc',
+    'pseudo-label NMI': 'pseudo_label_nmi',
+    'train s': 'train_seconds',
+}
+
+SEED_SUFFIX = re.compile(r'[-_]seed\d+$')
+
+
+def group_by_setting(names: Sequence[str]) -> Dict[str, List[str]]:
+    """Group run names that differ only by a ``-seedN`` suffix.
+
+    Args:
+        names (Sequence[str]): Run names (e.g. work dir basenames).
+
+    Returns:
+        dict[str, list[str]]: Setting -> its runs, in the given order.
+    """
+    groups: Dict[str, List[str]] = defaultdict(list)
+    for name in names:
+        groups[SEED_SUFFIX.sub('', name)].append(name)
+    return dict(groups)
+
+
+def summarize_runs(runs: Mapping[str, Sequence[dict]]) -> List[dict]:
+    """Final scores of each setting: mean and std over its seeds.
+
+    Args:
+        runs (Mapping[str, Sequence[dict]]): Run name -> monitor records.
+
+    Returns:
+        list[dict]: Per setting ``setting``, ``seeds``, ``epochs`` and, for
+        every key of :data:`SUMMARY_COLUMNS` that all its runs recorded,
+        ``key`` (mean) and ``key_std``.
+    """
+    rows = []
+    for setting, names in group_by_setting(list(runs)).items():
+        finals = [runs[name][-1] for name in names]
+        row = dict(setting=setting, seeds=len(names),
+                   epochs=sorted({final['epoch'] for final in finals}))
+        for key in SUMMARY_COLUMNS.values():
+            if all(key in final for final in finals):
+                values = np.array([final[key] for final in finals], float)
+                row[key] = float(values.mean())
+                row[f'{key}_std'] = float(values.std())
+        rows.append(row)
+    return rows
+
+
+def summary_table(rows: Sequence[dict]) -> str:
+    """The summary as markdown: mean ± std (std over seeds, population).
+
+    Args:
+        rows (Sequence[dict]): :func:`summarize_runs` output.
+
+    Returns:
+        str: The table.
+    """
+    lines = ['| setting | seeds | epochs | ' + ' | '.join(SUMMARY_COLUMNS) +
+             ' |', '|---|---:|---:|' + '---:|' * len(SUMMARY_COLUMNS)]
+    for row in rows:
+        cells = []
+        for key in SUMMARY_COLUMNS.values():
+            if key not in row:
+                cells.append('-')
+            elif key == 'train_seconds':
+                cells.append(f'{row[key]:.0f}')
+            elif row['seeds'] > 1:
+                cells.append(f'{row[key]:.4f} ± {row[key + "_std"]:.4f}')
+            else:
+                cells.append(f'{row[key]:.4f}')
+        epochs = '/'.join(str(epoch) for epoch in row['epochs'])
+        lines.append(f"| {row['setting']} | {row['seeds']} | {epochs} | " +
+                     ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
