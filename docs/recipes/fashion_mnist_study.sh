@@ -3,6 +3,7 @@
 # training per row, each monitored on the validation split (training images
 # 55,000-59,999 against 0-9,999). Usage:
 #   bash docs/recipes/fashion_mnist_study.sh ROW [ROW ...]   (or "all")
+# ROW-seedN runs ROW with randomness.seed=N (ROW itself has seed 0).
 # Rows write into work_dirs/study/ROW; compare them with
 #   python tools/analysis/monitor_table.py work_dirs/study/* --out-dir DIR
 set -euo pipefail
@@ -14,9 +15,12 @@ SHORT="train_cfg.max_epochs=4 param_scheduler.0.milestones=[3]"
 ODC_PIPE=train_dataloader.dataset.pipeline
 DC_PIPE=train_dataloader.dataset.dataset.pipeline
 
-row() {  # row NAME CONFIG OPTIONS...
+row() {  # row NAME CONFIG OPTIONS...  (NAME-seedN: with randomness.seed=N)
     local name=$1 config=$2
     shift 2
+    if [[ $name =~ -seed([0-9]+)$ ]]; then
+        set -- "$@" "randomness.seed=${BASH_REMATCH[1]}"
+    fi
     local work_dir=work_dirs/study/$name
     if [ -f "$work_dir/done" ]; then
         echo "study: $name done already"; return
@@ -27,8 +31,8 @@ row() {  # row NAME CONFIG OPTIONS...
     touch "$work_dir/done"
 }
 
-run_row() {
-    case $1 in
+run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
+    case ${1%-seed*} in
     odc4-base) row "$1" $ODC $SHORT ;;
     odc4-k10) row "$1" $ODC $SHORT model.head.num_classes=10 \
         model.memory_bank.num_classes=10 custom_hooks.0.clustering.k=10 ;;
