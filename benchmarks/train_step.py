@@ -44,7 +44,7 @@ from _machine_load import OtherLoad  # noqa: E402
 
 import mmodc  # noqa: E402,F401
 from mmodc.engine import unwrap_model  # noqa: E402
-from mmodc.registry import HOOKS  # noqa: E402
+from mmodc.registry import HOOKS, MODELS  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs/selfsup/odc/'
@@ -137,7 +137,6 @@ def bare_step(cfg: Config, warmup: int, iters: int,
     init_default_scope('mmodc')
     runner_cfg = copy.deepcopy(cfg)
     loader = Runner.build_dataloader(runner_cfg.train_dataloader)
-    from mmodc.registry import MODELS
     model = MODELS.build(runner_cfg.model)
     model.train()
     data = model.data_preprocessor(next(iter(loader)), training=True)

@@ -60,7 +60,7 @@ def test_torch_inputs_and_contingency():
     np.testing.assert_array_equal(
         contingency_matrix(truth, pred), [[1, 1], [3, 0]])
     assert normalized_mutual_info(truth, pred) == pytest.approx(
-        normalized_mutual_info(truth.numpy(), pred.numpy()))
+        normalized_mutual_info_score(truth.numpy(), pred.numpy()))
 
 
 def test_cluster_accuracy_by_hand():

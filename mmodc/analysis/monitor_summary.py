@@ -17,6 +17,27 @@ SUMMARY_COLUMNS = {
 
 SEED_SUFFIX = re.compile(r'[-_]seed\d+$')
 
+#: How a record value is printed, by key (scores: 4 decimals).
+VALUE_FORMATS = {
+    'epoch': '{:d}',
+    'train_seconds': '{:.0f}',
+    'train_loss': '{:.3f}',
+    'train_change_ratio': '{:.3f}',
+}
+
+
+def format_value(key: str, value: float) -> str:
+    """One record value as printed in the tables.
+
+    Args:
+        key (str): The record key.
+        value (float): Its value.
+
+    Returns:
+        str: The value with the key's format (default 4 decimals).
+    """
+    return VALUE_FORMATS.get(key, '{:.4f}').format(value)
+
 
 def group_by_setting(names: Sequence[str]) -> Dict[str, List[str]]:
     """Group run names that differ only by a ``-seedN`` suffix.
@@ -74,12 +95,11 @@ def summary_table(rows: Sequence[dict]) -> str:
         for key in SUMMARY_COLUMNS.values():
             if key not in row:
                 cells.append('-')
-            elif key == 'train_seconds':
-                cells.append(f'{row[key]:.0f}')
-            elif row['seeds'] > 1:
-                cells.append(f'{row[key]:.4f} ± {row[key + "_std"]:.4f}')
+            elif row['seeds'] > 1 and key != 'train_seconds':
+                cells.append(f'{format_value(key, row[key])} ± '
+                             f'{format_value(key, row[key + "_std"])}')
             else:
-                cells.append(f'{row[key]:.4f}')
+                cells.append(format_value(key, row[key]))
         epochs = '/'.join(str(epoch) for epoch in row['epochs'])
         lines.append(f"| {row['setting']} | {row['seeds']} | {epochs} | " +
                      ' | '.join(cells) + ' |')

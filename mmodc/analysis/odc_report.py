@@ -35,6 +35,7 @@ from mmodc.evaluation.functional import clustering_scores
 from mmodc.registry import MODELS
 from .cluster_plots import plot_cluster_gallery, plot_cluster_sizes
 from .curve_plots import load_monitor_records, plot_training_curves
+from .monitor_summary import format_value
 
 FEATURE_DESCRIPTIONS = {
     'backbone': 'global average pool of the last backbone stage',
@@ -347,20 +348,18 @@ class ODCReport:
 
     def curve_table(self) -> str:
         """The monitor's records as a markdown table, one row each."""
-        columns = [('epoch', 'epoch', '{:d}'),
-                   ('train s', 'train_seconds', '{:.0f}'),
-                   ('kNN top-1', 'backbone/knn_top1', '{:.4f}'),
-                   ('k-means NMI', 'backbone/nmi', '{:.4f}'),
-                   ('k-means ACC', 'backbone/acc', '{:.4f}'),
-                   ('pseudo-label NMI', 'pseudo_label_nmi', '{:.4f}'),
-                   ('loss', 'train_loss', '{:.3f}'),
-                   ('change ratio', 'train_change_ratio', '{:.3f}')]
-        lines = ['| ' + ' | '.join(name for name, _, _ in columns) + ' |',
+        columns = {'epoch': 'epoch', 'train s': 'train_seconds',
+                   'kNN top-1': 'backbone/knn_top1',
+                   'k-means NMI': 'backbone/nmi',
+                   'k-means ACC': 'backbone/acc',
+                   'pseudo-label NMI': 'pseudo_label_nmi',
+                   'loss': 'train_loss', 'change ratio': 'train_change_ratio'}
+        lines = ['| ' + ' | '.join(columns) + ' |',
                  '|' + '---:|' * len(columns)]
         for record in self.curves:
             lines.append('| ' + ' | '.join(
-                form.format(record[key]) if key in record else '-'
-                for _, key, form in columns) + ' |')
+                format_value(key, record[key]) if key in record else '-'
+                for key in columns.values()) + ' |')
         return '\n'.join(lines)
 
     # ----------------------------------------------------------- rendering
