@@ -47,6 +47,9 @@ def shrink_config(cfg: Config, num_images: int, num_clusters: int,
             hook.bank_dataloader.dataset.index_range = (0, num_images)
             hook.query_dataloader.dataset.index_range = (
                 num_images, 2 * num_images)
+        if hook.type == 'BatchNormCalibrationHook':
+            hook.dataloader.update(batch_size=batch_size)
+            hook.dataloader.dataset.indices = num_images
     cfg.default_hooks.logger.interval = 1
     return cfg
 

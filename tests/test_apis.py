@@ -213,8 +213,22 @@ def test_embedding_of_arrays_and_files(tmp_path: Path,
         inference_model(model, bgr)['embedding'], expected)
 
 
-def test_batch_statistics_need_several_images(fashion_images: list) -> None:
+def test_one_image_embeds_as_in_a_batch(fashion_images: list) -> None:
+    """The quickstart's BatchNorm layers keep running statistics: an
+    image's embedding does not depend on the other images of the call."""
     model = get_model(FASHION_ODC, memory_bank=dict(length=1000))
+    batch = inference_model(model, fashion_images)['embedding']
+    for i, image in enumerate(fashion_images):
+        alone = inference_model(model, image)['embedding']
+        torch.testing.assert_close(alone[0], batch[i])
+
+
+def test_batch_statistics_need_several_images(fashion_images: list) -> None:
+    """A neck that normalises with batch statistics refuses one image."""
+    model = get_model(
+        FASHION_ODC,
+        memory_bank=dict(length=1000),
+        neck=dict(norm_cfg=dict(track_running_stats=False)))
     with pytest.raises(ValueError, match='pass several images together'):
         inference_model(model, fashion_images[0])
 

@@ -177,9 +177,10 @@ def inference_model(model: BaseModel,
     """The embedding and cluster, or feature1..5, of images.
 
     The images go through the config's ``test_pipeline`` and the model's
-    data preprocessor (in eval mode). Models whose BatchNorm layers use
-    batch statistics (the Fashion-MNIST quickstart) give features that
-    depend on the other images of the call.
+    data preprocessor (in eval mode). An image's features do not depend
+    on the other images of the call, except in models whose BatchNorm
+    layers normalise with batch statistics (``track_running_stats=False``;
+    such a neck refuses a single image).
 
     Args:
         model (BaseModel): An ODC or DeepCluster model from

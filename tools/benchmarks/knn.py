@@ -24,7 +24,7 @@ Usage::
 
 The model is ``model`` of CONFIG, with the checkpoint's weights or freshly
 initialised (``--no-checkpoint``, seeded with the config's seed; BatchNorm
-running statistics are then the initial ones). The
+running statistics are then those of 20 reference batches). The
 reference (training) set and the query (validation) set are the datasets of
 ``train_dataloader`` and ``val_dataloader`` of ``--dataset-config`` (default:
 CONFIG itself); both go through the validation set's pipeline, so the
@@ -258,6 +258,21 @@ def build_loaders(loader_cfgs: Dict[str, dict],
     return loaders
 
 
+def calibrate_untrained(model: 'nn.Module', loader: 'DataLoader') -> None:
+    """Give a freshly initialised model's BatchNorm layers the running
+    statistics of 20 reference batches instead of the initial (0, 1), as
+    training and its calibration would; the model stays in eval mode.
+
+    Args:
+        model (nn.Module): The model.
+        loader (DataLoader): The reference (training) set's loader.
+    """
+    from mmodc.engine.extractor import recompute_bn_statistics
+
+    recompute_bn_statistics(model, loader, 20)
+    model.eval()
+
+
 def build_model(cfg: Config, args: argparse.Namespace) -> 'nn.Module':
     """The model, with the checkpoint's weights or freshly initialised with
     the config's seed, on the GPU if there is one.
@@ -340,6 +355,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
     init_default_scope(cfgs['model'].get('default_scope', 'mmodc'))
     loaders = build_loaders(knn_loader_cfgs(cfgs['data'], args), args)
     model = build_model(cfgs['model'], args)
+    if args.checkpoint is None:
+        calibrate_untrained(model, loaders['train'])
     features = {
         split: extract_labelled_features(model, loader, args.features)
         for split, loader in loaders.items()

@@ -47,6 +47,12 @@ extract_dataloader = dict(
         split='train',
         pipeline=extract_pipeline))
 
+# BatchNormCalibrationHook's images: random training images (the same ones
+# at every calibration of a run), without augmentation, as extracted.
+calibration_dataloader = dict(
+    extract_dataloader,
+    sampler=dict(type='DefaultSampler', shuffle=True, round_up=False))
+
 # Labelled monitoring sets of FeatureMonitorHook: the kNN bank (and k-means)
 # is the first 10,000 training images, the queries the last 5,000 training
 # images, a validation split (recipes are chosen on it, never on the test

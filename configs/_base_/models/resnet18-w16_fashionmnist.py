@@ -11,8 +11,9 @@ model = dict(
         stem_channels=16,
         base_channels=16,
         strides=(2, 2, 2, 2),  # 28 -> 14 -> 7 -> 4 -> 2: CPU-sized
-        # batch statistics also at extraction: a fresh network's running
-        # statistics would make its eval-mode features, which seed the
-        # clustering, differ from the training-mode ones
-        norm_cfg=dict(type='BN', track_running_stats=False),
+        # running statistics for eval mode (one image embeds as in any
+        # batch); the algorithm configs' BatchNormCalibrationHook sets them
+        # to those of the current weights before the first clustering and
+        # after every epoch
+        norm_cfg=dict(type='BN'),
         out_indices=[3]))

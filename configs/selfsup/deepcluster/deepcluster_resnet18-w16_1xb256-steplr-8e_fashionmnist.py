@@ -34,6 +34,12 @@ custom_hooks = [
         query_dataloader={{_base_.monitor_query_dataloader}},
         interval=1),
     dict(type='RandomStatesHook'),  # exact resume
+    # runs first (its priority): eval-mode BatchNorm statistics of the
+    # current weights for the clustering, the monitor and the checkpoint
+    dict(
+        type='BatchNormCalibrationHook',
+        dataloader={{_base_.calibration_dataloader}},
+        num_batches=10),
 ]
 
 default_hooks = dict(

@@ -19,7 +19,7 @@ model = dict(
         hid_channels=256,
         out_channels=128,
         with_avg_pool=True,
-        norm_cfg=dict(type='BN1d', affine=False, track_running_stats=False),
+        norm_cfg=dict(type='BN1d', affine=False),
         dropout=0.),
     head=dict(
         type='ClusterClsHead', in_channels=128, num_classes=num_classes),
@@ -53,6 +53,12 @@ custom_hooks = [
         query_dataloader={{_base_.monitor_query_dataloader}},
         interval=1),
     dict(type='RandomStatesHook'),  # exact resume
+    # runs first (its priority): eval-mode BatchNorm statistics of the
+    # current weights for the clustering, the monitor and the checkpoint
+    dict(
+        type='BatchNormCalibrationHook',
+        dataloader={{_base_.calibration_dataloader}},
+        num_batches=10),
 ]
 
 default_hooks = dict(

@@ -1,8 +1,10 @@
+from .batchnorm_calibration_hook import BatchNormCalibrationHook
 from .deepcluster_hook import DeepClusterHook
 from .feature_monitor_hook import FeatureMonitorHook
 from .odc_hook import ODCHook
 from .random_states_hook import RandomStatesHook
 
 __all__ = [
-    'DeepClusterHook', 'FeatureMonitorHook', 'ODCHook', 'RandomStatesHook'
+    'BatchNormCalibrationHook', 'DeepClusterHook', 'FeatureMonitorHook',
+    'ODCHook', 'RandomStatesHook'
 ]

@@ -13,7 +13,7 @@ from mmodc.clustering import kmeans, preprocess_features
 from mmodc.models.losses import cluster_class_weights
 from mmodc.registry import HOOKS
 from mmodc.utils import broadcast_
-from ..extractor import extract_features, recompute_bn_statistics, unwrap_model
+from ..extractor import extract_features, unwrap_model
 
 
 @HOOKS.register_module()
@@ -59,10 +59,6 @@ class DeepClusterHook(Hook):
             1.
         seed (int, optional): Base seed of k-means and of the head
             re-initialisation; defaults to the runner's seed.
-        calibrate_bn_batches (int): Before the first clustering, recompute
-            the BatchNorm running statistics over this many extraction
-            batches, so that the eval-mode features of the fresh network
-            match its training-mode ones (0: off, as the original code).
     """
 
     priority = 'NORMAL'
@@ -77,8 +73,7 @@ class DeepClusterHook(Hook):
                  init_memory: bool = False,
                  initial: bool = True,
                  interval: int = 1,
-                 seed: Optional[int] = None,
-                 calibrate_bn_batches: int = 0) -> None:
+                 seed: Optional[int] = None) -> None:
         if clustering.get('type', 'Kmeans') != 'Kmeans':
             raise ValueError(
                 f"DeepClusterHook: clustering.type={clustering['type']!r} is "
@@ -93,7 +88,6 @@ class DeepClusterHook(Hook):
         self.initial = initial
         self.interval = interval
         self.seed = seed
-        self.calibrate_bn_batches = calibrate_bn_batches
         #: The last assignment and the number of epochs trained before it.
         self.labels: Optional[torch.Tensor] = None
         self.labels_epoch = -1
@@ -115,7 +109,7 @@ class DeepClusterHook(Hook):
             self._resume_labels(runner)
             return
         if self.initial:
-            self.deepcluster(runner, runner.epoch, calibrate_bn=True)
+            self.deepcluster(runner, runner.epoch)
 
     def _resume_labels(self, runner) -> None:
         """Re-apply the labels restored from the checkpoint, or cluster if
@@ -146,18 +140,13 @@ class DeepClusterHook(Hook):
             self.labels_epoch = saved['epochs_trained']
 
     # --------------------------------------------------------- clustering
-    def deepcluster(self,
-                    runner,
-                    epochs_trained: int,
-                    calibrate_bn: bool = False) -> torch.Tensor:
+    def deepcluster(self, runner, epochs_trained: int) -> torch.Tensor:
         """Extract, cluster, save and apply the assignment.
 
         Args:
             runner (Runner): The runner.
             epochs_trained (int): Epochs trained so far: names the saved
                 assignment and is added to the seeds.
-            calibrate_bn (bool): Recompute the BatchNorm statistics first
-                (if ``calibrate_bn_batches`` > 0).
 
         Returns:
             torch.Tensor: The new labels, identical on every rank.
@@ -165,12 +154,6 @@ class DeepClusterHook(Hook):
         start = time.perf_counter()
         model = unwrap_model(runner.model)
         dataloader = runner.build_dataloader(self.extract_dataloader_cfg)
-        if calibrate_bn and self.calibrate_bn_batches > 0:
-            runner.logger.info(
-                'DeepClusterHook: BatchNorm statistics over '
-                f'{self.calibrate_bn_batches} batches')
-            recompute_bn_statistics(model, dataloader,
-                                    self.calibrate_bn_batches)
         runner.logger.info('DeepClusterHook: extracting features of '
                            f'{len(dataloader.dataset)} images')
         features = extract_features(model, dataloader)
