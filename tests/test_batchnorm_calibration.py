@@ -8,9 +8,11 @@ from mmengine.runner import Runner
 
 import mmodc  # noqa: F401
 from mmodc.apis import init_model
-from mmodc.engine.extractor import recompute_bn_statistics
+from mmodc.engine.extractor import (
+    recompute_bn_statistics,
+    running_stat_batch_norms,
+)
 from mmodc.engine.hooks import BatchNormCalibrationHook
-from mmodc.engine.hooks.batchnorm_calibration_hook import batch_norm_layers
 
 
 def _tiny(quickstart_cfg, work_dir, max_epochs=2):
@@ -45,7 +47,7 @@ def test_saved_statistics_are_those_of_the_saved_weights(
     runner.train()
     saved = torch.load(tmp_path / 'epoch_2.pth', weights_only=False)
     saved_stats = _running_stats(saved['state_dict'])
-    assert len(saved_stats) == 2 * len(batch_norm_layers(runner.model))
+    assert len(saved_stats) == 2 * len(running_stat_batch_norms(runner.model))
     fresh = copy.deepcopy(runner.model)
     recompute_bn_statistics(fresh, _hook(runner)._loader(runner), 10)
     for key, value in _running_stats(fresh.state_dict()).items():

@@ -29,6 +29,7 @@ from mmodc.engine.extractor import (
     extract_features,
     pool_last_stage,
     recompute_bn_statistics,
+    running_stat_batch_norms,
 )
 from mmodc.evaluation.feature_eval import evaluate_features
 from mmodc.evaluation.functional import clustering_scores
@@ -99,13 +100,6 @@ def extract_pixels(dataloader) -> Tuple[torch.Tensor, Tuple[int, ...]]:
     model = _PixelModel()
     pixels = extract_features(model, dataloader, show_progress=False)
     return pixels, model.image_shape
-
-
-def _has_bn_running_stats(model: nn.Module) -> bool:
-    """Whether some BatchNorm layer of the model keeps running statistics."""
-    return any(
-        isinstance(module, nn.modules.batchnorm._BatchNorm)
-        and module.track_running_stats for module in model.modules())
 
 
 @contextlib.contextmanager
@@ -252,7 +246,7 @@ class ODCReport:
         untrained = self._timed('build untrained', build_odc_model,
                                 self.cfg, None, self.seed)
         self.calibrated_bn = (self.calibrate_bn_batches > 0
-                              and _has_bn_running_stats(untrained))
+                              and bool(running_stat_batch_norms(untrained)))
         if self.calibrated_bn:
             # A fresh network's BatchNorm running statistics are (0, 1);
             # give it statistics of the data, as training would.

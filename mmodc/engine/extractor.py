@@ -1,5 +1,5 @@
 """Feature extraction over a whole dataset, on one or many processes."""
-from typing import Callable, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.distributed as torch_dist
@@ -108,6 +108,23 @@ def _place_by_index(feats: torch.Tensor, idx: torch.Tensor,
     return result
 
 
+def running_stat_batch_norms(model: nn.Module) -> List[nn.Module]:
+    """The BatchNorm layers that keep running statistics (those eval mode
+    normalises with).
+
+    Args:
+        model (nn.Module): The (possibly wrapped) model.
+
+    Returns:
+        list[nn.Module]: The layers.
+    """
+    return [
+        module for module in unwrap_model(model).modules()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm)
+        and module.track_running_stats
+    ]
+
+
 @torch.no_grad()
 def recompute_bn_statistics(model: nn.Module,
                             dataloader: DataLoader,
@@ -131,11 +148,7 @@ def recompute_bn_statistics(model: nn.Module,
         forward (Callable): As in :func:`extract_features`.
     """
     model = unwrap_model(model)
-    norms = [
-        module for module in model.modules()
-        if isinstance(module, nn.modules.batchnorm._BatchNorm)
-        and module.track_running_stats
-    ]
+    norms = running_stat_batch_norms(model)
     momenta = [norm.momentum for norm in norms]
     for norm in norms:
         norm.reset_running_stats()

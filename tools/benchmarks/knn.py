@@ -261,7 +261,7 @@ def build_loaders(loader_cfgs: Dict[str, dict],
 def calibrate_untrained(model: 'nn.Module', loader: 'DataLoader') -> None:
     """Give a freshly initialised model's BatchNorm layers the running
     statistics of 20 reference batches instead of the initial (0, 1), as
-    training and its calibration would; the model stays in eval mode.
+    training and its calibration would (the model keeps its mode).
 
     Args:
         model (nn.Module): The model.
@@ -270,7 +270,6 @@ def calibrate_untrained(model: 'nn.Module', loader: 'DataLoader') -> None:
     from mmodc.engine.extractor import recompute_bn_statistics
 
     recompute_bn_statistics(model, loader, 20)
-    model.eval()
 
 
 def build_model(cfg: Config, args: argparse.Namespace) -> 'nn.Module':

@@ -1,31 +1,16 @@
 """BatchNormCalibrationHook: running statistics that match the weights."""
 import copy
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
-import torch.nn as nn
 from mmengine.hooks import Hook
 from torch.utils.data import DataLoader
 
-from mmodc.engine.extractor import recompute_bn_statistics, unwrap_model
+from mmodc.engine.extractor import (
+    recompute_bn_statistics,
+    running_stat_batch_norms,
+)
 from mmodc.registry import HOOKS
 from mmodc.utils import preserved_random_states
-
-
-def batch_norm_layers(model: nn.Module) -> Sequence[str]:
-    """Names of the BatchNorm layers of a model that keep running
-    statistics (those that eval mode normalises with).
-
-    Args:
-        model (nn.Module): The (possibly wrapped) model.
-
-    Returns:
-        list[str]: Module names.
-    """
-    return [
-        name for name, module in unwrap_model(model).named_modules()
-        if isinstance(module, nn.modules.batchnorm._BatchNorm)
-        and module.track_running_stats
-    ]
 
 
 @HOOKS.register_module()
@@ -86,7 +71,7 @@ class BatchNormCalibrationHook(Hook):
         self._dataloader: Optional[DataLoader] = None
 
     def before_train(self, runner) -> None:
-        if not batch_norm_layers(runner.model):
+        if not running_stat_batch_norms(runner.model):
             raise ValueError(
                 'BatchNormCalibrationHook: the model has no BatchNorm layer '
                 'with running statistics (track_running_stats=True) to '
@@ -119,10 +104,10 @@ class BatchNormCalibrationHook(Hook):
         with preserved_random_states():
             recompute_bn_statistics(runner.model, self._loader(runner),
                                     self.num_batches)
+        layers = len(running_stat_batch_norms(runner.model))
         runner.logger.info(
             'BatchNormCalibrationHook: running statistics of '
-            f'{len(batch_norm_layers(runner.model))} BatchNorm layers over '
-            f'{self.num_batches} batches')
+            f'{layers} BatchNorm layers over {self.num_batches} batches')
 
     def _loader(self, runner) -> DataLoader:
         """The calibration dataloader, built once."""
