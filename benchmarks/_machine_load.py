@@ -42,5 +42,7 @@ def _machine_busy_s():
 
 
 def _own_cpu_s():
+    """CPU time of this process and of its children that ended."""
     times = os.times()
-    return times.user + times.system
+    return (times.user + times.system + times.children_user +
+            times.children_system)

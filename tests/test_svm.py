@@ -19,6 +19,7 @@ from sklearn.svm import LinearSVC
 from mmodc.evaluation.svm import (
     NEGATIVES_PER_POSITIVE,
     NUM_DRAWS,
+    SvmTargets,
     average_precision,
     decision_values,
     draw_low_shot_samples,
@@ -511,6 +512,17 @@ def _multilabel_set(rng: np.random.Generator, num: int, difficult: int):
     return features, labels
 
 
+def devkit(targets: np.ndarray) -> SvmTargets:
+    """Targets of the tests' arrays, written in the VOC devkit's values."""
+    return SvmTargets.from_array(targets, 'voc_devkit')
+
+
+def svm_inputs(train, train_targets, test, test_targets) -> tuple:
+    """Features as tensors and targets as :class:`SvmTargets`."""
+    return (torch.from_numpy(train), devkit(train_targets),
+            torch.from_numpy(test), devkit(test_targets))
+
+
 def _voc07_data():
     rng = np.random.default_rng(15)
     return _multilabel_set(rng, 45, 4) + _multilabel_set(rng, 30, 5)
@@ -525,9 +537,7 @@ def test_voc07_svm_matches_linear_svc_loop():
     features (difficult trainval images as negatives, difficult test images
     ignored); the chosen cost maximises the CV AP; the mAP averages."""
     train, train_targets, test, test_targets = _voc07_data()
-    result = voc07_svm(torch.from_numpy(train),
-                       torch.from_numpy(train_targets),
-                       torch.from_numpy(test), torch.from_numpy(test_targets),
+    result = voc07_svm(*svm_inputs(train, train_targets, test, test_targets),
                        costs=SMALL_COSTS, **TIGHT)
     assert result['costs'] == list(SMALL_COSTS)
     for cls in range(3):
@@ -547,8 +557,8 @@ def test_voc07_svm_difficult_trainval_images_are_negatives():
     train, train_targets, test, test_targets = _voc07_data()
     assert (train_targets == 0).any()
     results = [
-        voc07_svm(torch.from_numpy(train), torch.from_numpy(targets),
-                  torch.from_numpy(test), torch.from_numpy(test_targets),
+        voc07_svm(torch.from_numpy(train), devkit(targets),
+                  torch.from_numpy(test), devkit(test_targets),
                   costs=SMALL_COSTS, **TIGHT)
         for targets in (train_targets, np.where(train_targets == 0, -1,
                                                 train_targets))
@@ -581,10 +591,9 @@ def _designed_test_set():
 def _designed_voc07(test_features, test_targets) -> dict:
     """voc07_svm trained on clean single- and double-label trainval."""
     train, train_targets = _multilabel_set(np.random.default_rng(17), 45, 0)
-    return voc07_svm(torch.from_numpy(train), torch.from_numpy(train_targets),
-                     torch.from_numpy(test_features),
-                     torch.from_numpy(test_targets), costs=SMALL_COSTS,
-                     **TIGHT)
+    return voc07_svm(torch.from_numpy(train), devkit(train_targets),
+                     torch.from_numpy(test_features), devkit(test_targets),
+                     costs=SMALL_COSTS, **TIGHT)
 
 
 def test_voc07_svm_ignores_difficult_test_images():
@@ -614,24 +623,23 @@ def test_voc07_svm_ignores_difficult_test_images():
 
 
 @pytest.mark.parametrize('where, value, pattern', [
-    ('train targets', 2, 'train targets: targets must be 1'),
-    ('test targets', 2, 'test targets: targets must be 1'),
     ('train features', float('nan'), 'NaN or Inf'),
     ('test features', float('inf'), 'NaN or Inf'),
+    ('train rows', None, 'SVM train split: 44 feature rows but 45 target'),
+    ('test targets', None, 'test_targets must be SvmTargets, got Tensor'),
 ])
 def test_voc07_svm_input_errors(where, value, pattern):
-    train, train_targets, test, test_targets = _voc07_data()
-    arrays = {
-        'train features': train.copy(),
-        'train targets': train_targets.copy(),
-        'test features': test.copy(),
-        'test targets': test_targets.copy()
-    }
-    arrays[where][3, 1] = value
-    with pytest.raises(ValueError, match=pattern):
-        voc07_svm(*(torch.from_numpy(arrays[key]) for key in (
-            'train features', 'train targets', 'test features',
-            'test targets')), costs=SMALL_COSTS)
+    arrays = dict(zip(('train', 'train targets', 'test', 'test targets'),
+                      svm_inputs(*_voc07_data())))
+    if where == 'train rows':
+        arrays['train'] = arrays['train'][1:]
+    elif where == 'test targets':
+        arrays[where] = arrays[where].to_array('voc_devkit')
+    else:
+        arrays[where.split()[0]][3, 1] = value
+    error = TypeError if where == 'test targets' else ValueError
+    with pytest.raises(error, match=pattern):
+        voc07_svm(*arrays.values(), costs=SMALL_COSTS)
 
 
 # ----------------------------------------------------------------- low-shot
@@ -645,9 +653,9 @@ def _low_shot_data():
 def test_draws_reproducible_and_well_formed():
     _, targets, _, _ = _low_shot_data()
     shots = (1, 2)
-    samples = draw_low_shot_samples(torch.from_numpy(targets), shots, seed=3)
-    again = draw_low_shot_samples(torch.from_numpy(targets), shots, seed=3)
-    other = draw_low_shot_samples(torch.from_numpy(targets), shots, seed=4)
+    samples = draw_low_shot_samples(devkit(targets), shots, seed=3)
+    again = draw_low_shot_samples(devkit(targets), shots, seed=3)
+    other = draw_low_shot_samples(devkit(targets), shots, seed=4)
     assert sorted(samples) == list(shots)
     for shot in shots:
         chosen = samples[shot]
@@ -674,14 +682,14 @@ def test_draws_need_enough_positives_and_negatives():
     targets[:, 1] = np.where(targets[:, 1] == 1, -1, targets[:, 1])
     targets[5, 1] = 1
     with pytest.raises(ValueError, match=r'k=2: class 1 has 1 positives'):
-        draw_low_shot_samples(torch.from_numpy(targets), (1, 2))
+        draw_low_shot_samples(devkit(targets), (1, 2))
     with pytest.raises(ValueError, match=r'k=4: class \d has .* negatives'):
-        draw_low_shot_samples(torch.from_numpy(targets[:70]), (4, ))
+        draw_low_shot_samples(devkit(targets[:70]), (4, ))
 
 
 def test_save_and_load_draws(tmp_path):
     _, targets, _, _ = _low_shot_data()
-    samples = draw_low_shot_samples(torch.from_numpy(targets), (1, 2))
+    samples = draw_low_shot_samples(devkit(targets), (1, 2))
     path = str(tmp_path / 'draws.npz')
     save_low_shot_samples(samples, path, seed=0)
     loaded = load_low_shot_samples(path, len(targets), 3)
@@ -731,8 +739,8 @@ def test_low_shot_svm_matches_linear_svc_loop(one_draw_per_batch,
             importlib.import_module('mmodc.evaluation.svm.low_shot_svm'),
             'DRAW_BATCH_BYTES', 1)
     data = _low_shot_data()
-    samples = draw_low_shot_samples(torch.from_numpy(data[1]), (1, 2))
-    result = low_shot_svm(*map(torch.from_numpy, data), samples,
+    samples = draw_low_shot_samples(devkit(data[1]), (1, 2))
+    result = low_shot_svm(*svm_inputs(*data), samples,
                           costs=SMALL_COSTS, **TIGHT)
     reference = _reference_low_shot(*data, samples)
     assert sorted(result) == [1, 2]
@@ -757,9 +765,9 @@ def test_low_shot_svm_matches_linear_svc_loop(one_draw_per_batch,
 
 def test_low_shot_svm_without_k2_has_no_cross_validated_k1():
     data = _low_shot_data()
-    samples = draw_low_shot_samples(torch.from_numpy(data[1]), (1, ),
+    samples = draw_low_shot_samples(devkit(data[1]), (1, ),
                                     num_draws=2)
-    result = low_shot_svm(*map(torch.from_numpy, data), samples,
+    result = low_shot_svm(*svm_inputs(*data), samples,
                           costs=SMALL_COSTS, **TIGHT)
     assert result[1]['cross_validated'] == dict(map_mean=None, map_std=None,
                                                 cv_from_k=None)

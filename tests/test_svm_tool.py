@@ -128,11 +128,11 @@ def checkpoint(tmp_path_factory) -> str:
     return str(path)
 
 
-def test_voc_targets_mark_difficult_as_zero(fake_voc: Path) -> None:
+def test_voc_targets_mark_difficult(fake_voc: Path) -> None:
     init_default_scope('mmodc')
     dataset = Runner.build_dataloader(
         voc_cfg(fake_voc).test_dataloader).dataset
-    targets = dataset_targets(dataset)
+    targets = dataset_targets(dataset).to_array('voc_devkit')
     assert targets.shape == (24, 20)
     row = targets[next(
         index for index in range(len(dataset))
@@ -252,7 +252,8 @@ def test_fashion_mnist_config_levels_and_targets(quickstart_cfg) -> None:
                         state_dict())
     assert set(model.backbone.state_dict()) == backbone_keys
     targets = dataset_targets(loader.dataset)
-    assert targets.shape == (12, 10)
-    assert (targets == 1).sum(1).tolist() == [1] * 12
+    assert targets.positive.shape == (12, 10)
+    assert not targets.difficult.any()
+    assert targets.positive.sum(1).tolist() == [1] * 12
     labels = loader.dataset.get_gt_labels()
-    assert targets.argmax(1).tolist() == list(labels)
+    assert targets.positive.long().argmax(1).tolist() == list(labels)

@@ -112,7 +112,8 @@ def add_launcher_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_checkpoint_args(parser: argparse.ArgumentParser, config_help: str,
-                        checkpoint_help: str) -> None:
+                        checkpoint_help: str,
+                        optional_config: bool = False) -> None:
     """Add the positional ``config``, an optional ``checkpoint`` and
     ``--no-checkpoint``, for the tools that evaluate a checkpoint or the
     freshly initialised network.
@@ -123,8 +124,11 @@ def add_checkpoint_args(parser: argparse.ArgumentParser, config_help: str,
         parser (argparse.ArgumentParser): The script's parser.
         config_help (str): Help of ``config``.
         checkpoint_help (str): Help of ``checkpoint``.
+        optional_config (bool): ``config`` may be left out (for a tool
+            with another source of features). Defaults to False.
     """
-    parser.add_argument('config', help=config_help)
+    parser.add_argument('config', nargs='?' if optional_config else None,
+                        help=config_help)
     parser.add_argument('checkpoint', nargs='?', help=checkpoint_help)
     parser.add_argument(
         '--no-checkpoint',

@@ -3,10 +3,14 @@
 Extraction: the benchmark config's model (an MMPretrain ``ImageClassifier``
 with a ``MultiLevelResNet`` and a ``MultiPooling`` neck, no head) gives one
 pooled map per level (feature1..feature5); each is flattened. Targets: a
-VOC dataset gives ``1`` (present), ``0`` (only difficult objects) and ``-1``
-per class; a single-label dataset (e.g. Fashion-MNIST) gives one-vs-rest
-``1`` / ``-1``. Then :func:`mmodc.evaluation.svm.voc07_svm` and
-:func:`mmodc.evaluation.svm.low_shot_svm` per level.
+VOC dataset gives per class the images where it is present and those where
+it is present only as difficult objects
+(:class:`~mmodc.evaluation.svm.SvmTargets`); a single-label dataset (e.g.
+Fashion-MNIST) gives one-vs-rest positives. Then
+:func:`mmodc.evaluation.svm.voc07_svm` and
+:func:`mmodc.evaluation.svm.low_shot_svm` per level. Features and targets
+extracted by other pipelines are read by :func:`read_feature_file` and
+:func:`read_target_file`.
 """
 from typing import Dict, List, Optional, Sequence
 
@@ -17,38 +21,41 @@ from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
 from mmodc.engine.extractor import extract_features
-from mmodc.evaluation.svm import low_shot_svm, voc07_svm
+from mmodc.evaluation.svm import SvmTargets, low_shot_svm, voc07_svm
 from .knn_benchmark import dataset_labels
 
 
-def dataset_targets(dataset) -> torch.Tensor:
-    """``N x L`` targets in ``{1, 0, -1}`` of a classification dataset.
+def dataset_targets(dataset) -> SvmTargets:
+    """The SVM targets of a classification dataset.
 
     Args:
         dataset: An MMPretrain-style dataset: multi-label ones (VOC) have
-            ``gt_label`` lists and ``gt_label_difficult``; single-label ones
-            ``get_gt_labels()``.
+            ``gt_label`` lists and ``gt_label_difficult`` (a class present
+            only as difficult objects is difficult); single-label ones
+            ``get_gt_labels()`` (one-vs-rest, none difficult).
 
     Returns:
-        torch.Tensor: int64 targets, one column per class of the dataset's
+        SvmTargets: One column per class of the dataset's
         ``metainfo['classes']``.
     """
     num_classes = len(dataset.metainfo.get('classes') or ())
     if 'gt_label_difficult' in dataset.get_data_info(0):
         return _multi_label_targets(dataset, num_classes)
     labels = dataset_labels(dataset)
-    num_classes = max(num_classes, int(labels.max()) + 1)
-    return torch.where(
-        labels[:, None] == torch.arange(num_classes), 1, -1)
+    return SvmTargets.one_vs_rest(
+        labels, max(num_classes, int(labels.max()) + 1))
 
 
-def _multi_label_targets(dataset, num_classes: int) -> torch.Tensor:
-    """VOC targets: present 1, only difficult 0, absent -1."""
+def _multi_label_targets(dataset, num_classes: int) -> SvmTargets:
+    """VOC targets: the listed labels are positives, the listed difficult
+    labels that are not also positives are difficult."""
     infos = [dataset.get_data_info(index) for index in range(len(dataset))]
-    targets = torch.full((len(dataset), num_classes), -1, dtype=torch.long)
-    targets[_label_positions(infos, 'gt_label_difficult')] = 0
-    targets[_label_positions(infos, 'gt_label')] = 1
-    return targets
+    shape = (len(dataset), num_classes)
+    positive = torch.zeros(shape, dtype=torch.bool)
+    difficult = torch.zeros(shape, dtype=torch.bool)
+    difficult[_label_positions(infos, 'gt_label_difficult')] = True
+    positive[_label_positions(infos, 'gt_label')] = True
+    return SvmTargets(positive=positive, difficult=difficult & ~positive)
 
 
 def _label_positions(infos: List[dict], key: str) -> tuple:
@@ -91,9 +98,9 @@ def extract_levels(model: nn.Module, dataloader: DataLoader,
 
 
 def run_svm_benchmark(train: Dict[int, torch.Tensor],
-                      train_targets: torch.Tensor,
+                      train_targets: SvmTargets,
                       test: Dict[int, torch.Tensor],
-                      test_targets: torch.Tensor,
+                      test_targets: SvmTargets,
                       full_levels: Sequence[int],
                       low_shot_levels: Sequence[int],
                       samples: Optional[Dict[int, np.ndarray]] = None,
@@ -102,9 +109,9 @@ def run_svm_benchmark(train: Dict[int, torch.Tensor],
 
     Args:
         train (dict[int, torch.Tensor]): Trainval features per level.
-        train_targets (torch.Tensor): ``N x L`` trainval targets.
+        train_targets (SvmTargets): The ``N x L`` trainval targets.
         test (dict[int, torch.Tensor]): Test features per level.
-        test_targets (torch.Tensor): ``M x L`` test targets.
+        test_targets (SvmTargets): The ``M x L`` test targets.
         full_levels (Sequence[int]): Levels for the full VOC07 SVM.
         low_shot_levels (Sequence[int]): Levels for the low-shot SVMs.
         samples (dict[int, np.ndarray], optional): The low-shot draws;
@@ -160,3 +167,67 @@ def _low_shot_row(shot: int, row: dict) -> str:
     return (f"| {shot} | {100 * reference['map_mean']:.2f} ± "
             f"{100 * reference['map_std']:.2f} | {reference['cost']:g} | "
             f'{honest_text} |')
+
+
+def read_feature_file(path: str, level: int) -> Dict[int, torch.Tensor]:
+    """Precomputed ``N x d`` features per level from another pipeline.
+
+    Args:
+        path (str): A ``.npy`` file holding one level's features (as the
+            reference extractors write them: one file per layer and split)
+            or an ``.npz`` file with arrays ``feature1`` ... ``feature5``.
+        level (int): The level a ``.npy`` file's features are.
+
+    Returns:
+        dict[int, torch.Tensor]: The features by level (rows flattened).
+    """
+    if path.endswith('.npy'):
+        return {level: _feature_rows(np.load(path), path)}
+    if not path.endswith('.npz'):
+        raise ValueError(f'{path}: features must be a .npy or .npz file.')
+    with np.load(path) as archive:
+        levels = {
+            int(key[len('feature'):]): _feature_rows(archive[key],
+                                                     f'{path}[{key}]')
+            for key in archive.files
+            if key.startswith('feature') and key[len('feature'):].isdigit()
+        }
+        keys = archive.files
+    if not levels:
+        raise ValueError(f'{path}: no arrays named feature1 ... feature5 '
+                         f'(found {keys}).')
+    return levels
+
+
+def _feature_rows(array: np.ndarray, name: str) -> torch.Tensor:
+    """A feature array as float ``N x d`` rows, or an error naming it."""
+    if array.ndim < 2 or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f'{name}: features must be a numeric array of '
+                         f'samples x dims, got shape {array.shape} of '
+                         f'{array.dtype}.')
+    return torch.from_numpy(np.ascontiguousarray(array)).flatten(1).float()
+
+
+def read_target_file(path: str, convention: str) -> SvmTargets:
+    """Precomputed ``N x L`` targets written in a named convention.
+
+    Args:
+        path (str): A ``.npy`` file, or an ``.npz`` file with an array
+            ``targets``.
+        convention (str): A key of
+            :data:`mmodc.evaluation.svm.TARGET_CONVENTIONS`.
+
+    Returns:
+        SvmTargets: The targets.
+    """
+    if path.endswith('.npy'):
+        values = np.load(path)
+    elif path.endswith('.npz'):
+        with np.load(path) as archive:
+            if 'targets' not in archive.files:
+                raise ValueError(f'{path}: no array named targets (found '
+                                 f'{archive.files}).')
+            values = archive['targets']
+    else:
+        raise ValueError(f'{path}: targets must be a .npy or .npz file.')
+    return SvmTargets.from_array(values, convention, name=path)

@@ -9,6 +9,15 @@ Usage::
         [--work-dir DIR] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
+    # features and targets that another pipeline extracted
+    python tools/benchmarks/svm_voc07.py \
+        --train-features F.npy|F.npz --train-targets T.npy|T.npz \
+        --test-features F.npy|F.npz --test-targets T.npy|T.npz \
+        --target-convention {voc_devkit,fair_benchmark} [--level 5]
+        [--levels ...] [--low-shot-levels ...] [--no-full]
+        [--shots ...] [--draws 5] [--seed 0] [--samples FILE.npz]
+        [--device cuda] [--float32] [--work-dir DIR]
+
     # an ODC ResNet-50 checkpoint on VOC2007 (data/VOCdevkit/VOC2007 with
     # JPEGImages/, Annotations/, ImageSets/Main/{trainval,test}.txt)
     python tools/benchmarks/svm_voc07.py \
@@ -40,6 +49,19 @@ and a cross-validated one. The draws are written to
 WORK_DIR/low_shot_samples.npz (``--samples`` reads them back, so a run can
 be repeated); features to WORK_DIR/features.pt (``--load-features`` reuses
 them); results to WORK_DIR/svm_voc07.json, and the tables are printed.
+
+Precomputed features (``--train-features`` ...; no CONFIG, no checkpoint):
+a ``.npy`` file holds one level (``--level``, default 5) of one split, as
+the reference extractors write them (FAIR's benchmark, OpenSelfSup /
+MMSelfSup, VISSL); an ``.npz`` file holds ``feature1`` ... ``feature5``.
+Targets are ``N x L`` arrays (``.npy``, or ``.npz`` with ``targets``) in
+the convention named by the required ``--target-convention``:
+``voc_devkit`` (1 present, -1 absent, 0 difficult; the VOC devkit's
+ImageSets/Main lists) or ``fair_benchmark`` (1 present, 0 absent, -1
+difficult; the target files of FAIR's benchmark and the tools ported from
+it). Values outside the named convention, or more difficult than absent
+entries (the other convention, read wrongly), are refused. The work dir
+defaults to ./work_dirs/svm_voc07_precomputed.
 """
 import argparse
 import json
@@ -64,6 +86,11 @@ from _runner_setup import (  # noqa: E402
     usage_error,
 )
 
+PRECOMPUTED_FILES = ('train_features', 'train_targets', 'test_features',
+                     'test_targets')
+PRECOMPUTED_CONVENTIONS = ('voc_devkit', 'fair_benchmark')
+PRECOMPUTED_WORK_DIR = osp.join('.', 'work_dirs', 'svm_voc07_precomputed')
+
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse the command line.
@@ -78,7 +105,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """
     parser = docstring_parser(__doc__)
     add_checkpoint_args(parser, 'benchmark config (model and data)',
-                        'weights to evaluate')
+                        'weights to evaluate', optional_config=True)
+    add_precomputed_args(parser)
     parser.add_argument('--levels', type=int, nargs='+',
                         help='levels of the full SVM (default: all levels '
                         'of the model)')
@@ -104,12 +132,105 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'converge)')
     add_common_args(parser)
     args = parser.parse_args(argv)
-    check_checkpoint_args(args)
+    if precomputed(args):
+        check_precomputed_args(args)
+    else:
+        check_checkpoint_args(args)
     if args.no_full and not args.low_shot_levels:
         usage_error('--no-full without --low-shot-levels leaves nothing to '
                     'do.')
     set_local_rank(args.local_rank)
     return args
+
+
+def add_precomputed_args(parser: argparse.ArgumentParser) -> None:
+    """Options for features and targets extracted elsewhere."""
+    for split in ('train', 'test'):
+        parser.add_argument(f'--{split}-features', metavar='FILE',
+                            help=f'precomputed {split} features (.npy: one '
+                            'level, .npz: feature1 ... feature5)')
+        parser.add_argument(f'--{split}-targets', metavar='FILE',
+                            help=f'precomputed {split} targets (.npy, or '
+                            '.npz with an array "targets")')
+    parser.add_argument('--target-convention', choices=PRECOMPUTED_CONVENTIONS,
+                        help='what 1 / 0 / -1 mean in the target files '
+                        '(required with them): voc_devkit = present / '
+                        'difficult / absent, fair_benchmark = present / '
+                        'absent / difficult')
+    parser.add_argument('--level', type=int, default=5,
+                        help='the level of .npy feature files (default 5)')
+
+
+def precomputed(args: argparse.Namespace) -> bool:
+    """Whether any precomputed file was given."""
+    return any(getattr(args, name) for name in PRECOMPUTED_FILES)
+
+
+def check_precomputed_args(args: argparse.Namespace) -> None:
+    """Usage errors of the precomputed mode."""
+    missing = [name for name in PRECOMPUTED_FILES if not getattr(args, name)]
+    if missing:
+        usage_error('precomputed features need all of --train-features, '
+                    '--train-targets, --test-features and --test-targets; '
+                    'missing: ' + ', '.join(
+                        '--' + name.replace('_', '-') for name in missing))
+    if args.target_convention is None:
+        usage_error('--target-convention is required with precomputed '
+                    'targets: voc_devkit (1 present, -1 absent, 0 '
+                    'difficult) or fair_benchmark (1 present, 0 absent, -1 '
+                    'difficult).')
+    if args.config or args.no_checkpoint or args.load_features:
+        usage_error('precomputed features take no CONFIG, CHECKPOINT, '
+                    '--no-checkpoint or --load-features.')
+    if args.launcher != 'none' or args.cfg_options:
+        usage_error('precomputed features take no --launcher or '
+                    '--cfg-options.')
+
+
+def read_precomputed(args: argparse.Namespace) -> dict:
+    """Features per level and targets from the precomputed files."""
+    from mmodc.analysis.svm_benchmark import (
+        read_feature_file,
+        read_target_file,
+    )
+    return {
+        key: reader(getattr(args, name))
+        for key, name, reader in (
+            ('train', 'train_features',
+             lambda path: read_feature_file(path, args.level)),
+            ('train_targets', 'train_targets',
+             lambda path: read_target_file(path, args.target_convention)),
+            ('test', 'test_features',
+             lambda path: read_feature_file(path, args.level)),
+            ('test_targets', 'test_targets',
+             lambda path: read_target_file(path, args.target_convention)))
+    }
+
+
+def save_features(features: dict, path: str) -> None:
+    """Write extracted features, the targets as their two masks."""
+    import torch
+    saved = {key: value for key, value in features.items()
+             if not key.endswith('_targets')}
+    for split in ('train', 'test'):
+        targets = features[f'{split}_targets']
+        saved[f'{split}_positive'] = targets.positive
+        saved[f'{split}_difficult'] = targets.difficult
+    torch.save(saved, path)
+
+
+def load_features(path: str) -> dict:
+    """Read what :func:`save_features` wrote."""
+    import torch
+
+    from mmodc.evaluation.svm import SvmTargets
+    saved = torch.load(path)
+    features = dict(train=saved['train'], test=saved['test'])
+    for split in ('train', 'test'):
+        features[f'{split}_targets'] = SvmTargets(
+            positive=saved[f'{split}_positive'],
+            difficult=saved[f'{split}_difficult'])
+    return features
 
 
 def build_model(cfg, args):
@@ -167,7 +288,7 @@ def solve(features: dict, args) -> dict:
     samples_file = osp.join(args.work_dir, 'low_shot_samples.npz')
     if args.low_shot_levels and args.samples:
         samples = load_low_shot_samples(args.samples, len(targets),
-                                        targets.shape[1])
+                                        targets.num_classes)
         # a copy as it is: its recorded seed is the one that drew it
         if osp.abspath(args.samples) != osp.abspath(samples_file):
             shutil.copyfile(args.samples, samples_file)
@@ -185,8 +306,34 @@ def solve(features: dict, args) -> dict:
         device=torch.device(device))
 
 
+def config_features(args: argparse.Namespace) -> Optional[dict]:
+    """Features and targets of the config's datasets: extracted with the
+    checkpoint (and saved) or, with ``--load-features``, read back.
+
+    Returns:
+        dict, optional: The features on the main process, None elsewhere.
+    """
+    from mmengine.dist import init_dist, is_main_process
+    from mmengine.registry import init_default_scope
+    cfg = load_config(args)
+    args.work_dir = cfg.work_dir
+    features_file = osp.join(args.work_dir, 'features.pt')
+    if args.load_features:
+        return load_features(features_file)
+    if args.launcher != 'none':
+        init_dist(args.launcher)
+    init_default_scope(cfg.get('default_scope', 'mmodc'))
+    set_dataloader_defaults(cfg, no_pin_memory=args.no_pin_memory)
+    features = extract(cfg, args)
+    if not is_main_process():
+        return None
+    mmengine.mkdir_or_exist(args.work_dir)
+    save_features(features, features_file)
+    return features
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
-    """Extract (or load) the features, run the SVMs, report.
+    """Extract (load or read) the features, run the SVMs, report.
 
     Args:
         argv (Sequence[str], optional): The arguments (default: sys.argv).
@@ -196,27 +343,18 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
     """
     args = parse_args(argv)
     import_mmodc()
-    import torch
-    from mmengine.dist import init_dist, is_main_process
-    from mmengine.registry import init_default_scope
-
     from mmodc.analysis.svm_benchmark import svm_table
-    cfg = load_config(args)
-    args.work_dir = cfg.work_dir
-    mmengine.mkdir_or_exist(args.work_dir)
-    features_file = osp.join(args.work_dir, 'features.pt')
-    if args.load_features:
-        features = torch.load(features_file)
+    if precomputed(args):
+        args.work_dir = args.work_dir or PRECOMPUTED_WORK_DIR
+        features = read_precomputed(args)
     else:
-        if args.launcher != 'none':
-            init_dist(args.launcher)
-        init_default_scope(cfg.get('default_scope', 'mmodc'))
-        set_dataloader_defaults(cfg, no_pin_memory=args.no_pin_memory)
-        features = extract(cfg, args)
-        if not is_main_process():
+        features = config_features(args)
+        if features is None:
             return None
-        torch.save(features, features_file)
+    mmengine.mkdir_or_exist(args.work_dir)
     result = dict(config=args.config, checkpoint=args.checkpoint,
+                  target_convention=args.target_convention,
+                  **{name: getattr(args, name) for name in PRECOMPUTED_FILES},
                   **solve(features, args))
     print(svm_table(result))
     out = osp.join(args.work_dir, 'svm_voc07.json')

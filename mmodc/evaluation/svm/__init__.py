@@ -15,6 +15,7 @@ from .squared_hinge_svm import (
     fit_fixed_costs,
     squared_hinge_svms,
 )
+from .svm_targets import TARGET_CONVENTIONS, SvmTargets
 from .voc07_svm import POSITIVE_WEIGHT, REFERENCE_COSTS, voc07_svm
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     'NEGATIVES_PER_POSITIVE', 'NUM_DRAWS', 'SHOTS', 'draw_low_shot_samples',
     'load_low_shot_samples', 'low_shot_svm', 'save_low_shot_samples',
     'bias_gram', 'decision_values', 'fit_fixed_costs', 'squared_hinge_svms',
-    'POSITIVE_WEIGHT', 'REFERENCE_COSTS', 'voc07_svm'
+    'TARGET_CONVENTIONS', 'SvmTargets', 'POSITIVE_WEIGHT', 'REFERENCE_COSTS',
+    'voc07_svm'
 ]

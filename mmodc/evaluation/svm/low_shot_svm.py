@@ -24,12 +24,8 @@ from mmengine.logging import print_log
 from .average_precision import average_precision
 from .cross_validation import fit_with_cross_validation
 from .squared_hinge_svm import bias_gram, decision_values
-from .voc07_svm import (
-    POSITIVE_WEIGHT,
-    REFERENCE_COSTS,
-    check_targets,
-    svm_split,
-)
+from .svm_targets import SvmTargets, as_svm_targets
+from .voc07_svm import POSITIVE_WEIGHT, REFERENCE_COSTS, svm_split
 
 #: Positives per class of the reference low-shot benchmark.
 SHOTS = (1, 2, 4, 8, 16, 32, 64, 96)
@@ -58,7 +54,7 @@ def _first_in_random_order(eligible: torch.Tensor, count: int,
     return keys.argsort(dim=1)[:, :count]
 
 
-def draw_low_shot_samples(targets: torch.Tensor,
+def draw_low_shot_samples(targets: SvmTargets,
                           shots: Sequence[int] = SHOTS,
                           num_draws: int = NUM_DRAWS,
                           seed: int = 0) -> Dict[int, np.ndarray]:
@@ -68,7 +64,7 @@ def draw_low_shot_samples(targets: torch.Tensor,
     ones included, as in training).
 
     Args:
-        targets (torch.Tensor): ``N x L`` trainval targets in ``{1, 0, -1}``.
+        targets (SvmTargets): The ``N x L`` trainval targets.
         shots (Sequence[int]): The values of k.
         num_draws (int): Independent draws per k.
         seed (int): Seed of the generator.
@@ -78,25 +74,25 @@ def draw_low_shot_samples(targets: torch.Tensor,
         ``num_draws x L x 20k``: the trainval indices of the k positives
         followed by the 19 k negatives of every draw and class.
     """
-    targets = check_targets(targets, 'low-shot targets')
+    positive = as_svm_targets(targets, 'low-shot targets').positive
+    per_draw = positive.expand(num_draws, -1, -1)
     generator = torch.Generator().manual_seed(seed)
-    positive = (targets == 1).expand(num_draws, *targets.shape)
     samples = {}
     for shot in shots:
-        _check_enough(targets, shot)
+        _check_enough(positive, shot)
         chosen = torch.cat([
-            _first_in_random_order(positive, shot, generator),
-            _first_in_random_order(~positive,
+            _first_in_random_order(per_draw, shot, generator),
+            _first_in_random_order(~per_draw,
                                    NEGATIVES_PER_POSITIVE * shot, generator)
         ], dim=1)
         samples[shot] = chosen.transpose(1, 2).numpy()
     return samples
 
 
-def _check_enough(targets: torch.Tensor, shot: int) -> None:
+def _check_enough(positive: torch.Tensor, shot: int) -> None:
     """Fail, naming the class, when a class has too few samples for k."""
-    positives = (targets == 1).sum(0)
-    negatives = (targets != 1).sum(0)
+    positives = positive.sum(0)
+    negatives = (~positive).sum(0)
     short = ((positives < shot) |
              (negatives < NEGATIVES_PER_POSITIVE * shot)).nonzero()
     if len(short):
@@ -200,9 +196,9 @@ def _map_summary(maps: torch.Tensor) -> Dict[str, float]:
 
 
 def low_shot_svm(train_features: torch.Tensor,
-                 train_targets: torch.Tensor,
+                 train_targets: SvmTargets,
                  test_features: torch.Tensor,
-                 test_targets: torch.Tensor,
+                 test_targets: SvmTargets,
                  samples: Dict[int, np.ndarray],
                  costs: Sequence[float] = REFERENCE_COSTS,
                  positive_weight: float = POSITIVE_WEIGHT,
@@ -213,9 +209,10 @@ def low_shot_svm(train_features: torch.Tensor,
 
     Args:
         train_features (torch.Tensor): ``N x d`` trainval features.
-        train_targets (torch.Tensor): ``N x L`` targets in ``{1, 0, -1}``.
+        train_targets (SvmTargets): The ``N x L`` trainval targets.
         test_features (torch.Tensor): ``M x d`` test features.
-        test_targets (torch.Tensor): ``M x L`` targets in ``{1, 0, -1}``.
+        test_targets (SvmTargets): The ``M x L`` test targets (difficult
+            images are ignored).
         samples (dict[int, np.ndarray]): The draws, from
             :func:`draw_low_shot_samples` or :func:`load_low_shot_samples`.
         costs (Sequence[float]): Candidate costs. Defaults to the reference.

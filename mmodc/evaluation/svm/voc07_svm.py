@@ -15,38 +15,12 @@ import torch.nn.functional as F
 from .average_precision import average_precision
 from .cross_validation import fit_with_cross_validation
 from .squared_hinge_svm import bias_gram, decision_values
+from .svm_targets import SvmTargets, as_svm_targets
 
 #: The reference costs: 1, 10, 100 and 0.5^4 ... 0.5^19.
 REFERENCE_COSTS = (1.0, 10.0, 100.0) + tuple(0.5**e for e in range(4, 20))
 #: LinearSVC's class weight of the positives (negatives weigh 1).
 POSITIVE_WEIGHT = 2.0
-
-
-def check_targets(targets: torch.Tensor, name: str) -> torch.Tensor:
-    """Check a ``N x L`` target matrix in ``{1, 0, -1}`` and return it.
-
-    Args:
-        targets (torch.Tensor): The targets (1 positive, -1 negative, 0
-            difficult).
-        name (str): What they are, for the error message.
-
-    Returns:
-        torch.Tensor: The targets as int64.
-    """
-    targets = torch.as_tensor(targets)
-    if targets.dim() != 2:
-        raise ValueError(f'{name}: targets must be samples x classes, got '
-                         f'shape {tuple(targets.shape)}.')
-    valid = (targets == 1) | (targets == 0) | (targets == -1)
-    if not bool(valid.all()):
-        raise ValueError(f'{name}: targets must be 1 (positive), -1 '
-                         '(negative) or 0 (difficult).')
-    return targets.long()
-
-
-def training_labels(targets: torch.Tensor) -> torch.Tensor:
-    """SVM training labels: positives +1, negatives and difficult -1."""
-    return torch.where(targets == 1, 1, -1)
 
 
 def svm_features(features: torch.Tensor, dtype: torch.dtype,
@@ -61,29 +35,40 @@ def svm_features(features: torch.Tensor, dtype: torch.dtype,
     return F.normalize(features.to(device=device, dtype=dtype), dim=1)
 
 
-def svm_split(train_features: torch.Tensor, train_targets: torch.Tensor,
-              test_features: torch.Tensor, test_targets: torch.Tensor,
+def svm_split(train_features: torch.Tensor, train_targets: SvmTargets,
+              test_features: torch.Tensor, test_targets: SvmTargets,
               dtype: torch.dtype,
               device: Optional[torch.device]) -> Tuple[torch.Tensor, ...]:
     """Check and prepare a trainval/test split for the SVMs.
 
     Returns:
         tuple: Normalised trainval features, their +1/-1 training labels,
-        normalised test features and the test targets (``{1, 0, -1}``),
-        all on the solve's device.
+        normalised test features and the test labels of
+        :meth:`SvmTargets.scored_labels` (difficult 0), all on the solve's
+        device.
     """
+    train_targets = as_svm_targets(train_targets, 'train_targets')
+    test_targets = as_svm_targets(test_targets, 'test_targets')
     train = svm_features(train_features, dtype, device)
     test = svm_features(test_features, dtype, device)
-    labels = training_labels(check_targets(train_targets, 'train targets'))
-    test_targets = check_targets(test_targets, 'test targets')
-    return (train, labels.to(train.device), test,
-            test_targets.to(train.device))
+    for split, features, targets in (('train', train, train_targets),
+                                     ('test', test, test_targets)):
+        if len(features) != len(targets):
+            raise ValueError(
+                f'SVM {split} split: {len(features)} feature rows but '
+                f'{len(targets)} target rows.')
+    if train_targets.num_classes != test_targets.num_classes:
+        raise ValueError(
+            f'SVM targets: {train_targets.num_classes} train classes but '
+            f'{test_targets.num_classes} test classes.')
+    return (train, train_targets.training_labels().to(train.device), test,
+            test_targets.scored_labels().to(train.device))
 
 
 def voc07_svm(train_features: torch.Tensor,
-              train_targets: torch.Tensor,
+              train_targets: SvmTargets,
               test_features: torch.Tensor,
-              test_targets: torch.Tensor,
+              test_targets: SvmTargets,
               costs: Sequence[float] = REFERENCE_COSTS,
               num_folds: int = 3,
               positive_weight: float = POSITIVE_WEIGHT,
@@ -94,9 +79,11 @@ def voc07_svm(train_features: torch.Tensor,
 
     Args:
         train_features (torch.Tensor): ``N x d`` trainval features.
-        train_targets (torch.Tensor): ``N x L`` targets in ``{1, 0, -1}``.
+        train_targets (SvmTargets): The ``N x L`` trainval targets
+            (difficult images count as negatives).
         test_features (torch.Tensor): ``M x d`` test features.
-        test_targets (torch.Tensor): ``M x L`` targets in ``{1, 0, -1}``.
+        test_targets (SvmTargets): The ``M x L`` test targets (difficult
+            images are ignored).
         costs (Sequence[float]): Candidate costs. Defaults to the reference.
         num_folds (int): Cross-validation folds. Defaults to 3.
         positive_weight (float): Class weight of the positives.
