@@ -470,8 +470,8 @@ def test_mim_train_quickstart(installed: Dict[str, object],
                               tmp_path: Path) -> None:
     """The Fashion-MNIST quickstart config, found by name, trains through
     ``mim train mmodc`` (shrunk to 200 images and 4 iterations)."""
-    quickstart = next(
-        (REPO_ROOT / 'configs' / 'selfsup' / 'odc').glob('*fashionmnist.py'))
+    quickstart = (REPO_ROOT / 'configs' / 'selfsup' / 'odc' /
+                  'odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py')
     shrink = [
         'model.memory_bank.length=200', 'model.memory_bank.num_classes=10',
         'model.memory_bank.min_cluster=5', 'model.head.num_classes=10',

@@ -1,7 +1,16 @@
 import mmpretrain.engine  # noqa: F401  (fills the parent registries)
 import mmpretrain.visualization  # noqa: F401
 
+from .data_sizes import (
+    auto_num_clusters,
+    resolve_data_sizes,
+    resolve_image_folder,
+)
 from .extractor import extract_features, recompute_bn_statistics, unwrap_model
 from .hooks import *  # noqa: F401,F403
 
-__all__ = ['extract_features', 'recompute_bn_statistics', 'unwrap_model']
+__all__ = [
+    'auto_num_clusters', 'resolve_data_sizes', 'resolve_image_folder',
+    'extract_features',
+    'recompute_bn_statistics', 'unwrap_model'
+]

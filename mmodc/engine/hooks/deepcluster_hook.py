@@ -13,6 +13,7 @@ from mmodc.clustering import kmeans, preprocess_features
 from mmodc.models.losses import cluster_class_weights
 from mmodc.registry import HOOKS
 from mmodc.utils import broadcast_
+from mmodc.utils.sizes import require_resolved
 from ..extractor import extract_features, unwrap_model
 
 
@@ -79,7 +80,8 @@ class DeepClusterHook(Hook):
                 f"DeepClusterHook: clustering.type={clustering['type']!r} is "
                 "not supported; use 'Kmeans' (faiss k-means).")
         self.extract_dataloader_cfg = extract_dataloader
-        self.num_clusters = clustering['k']
+        self.num_clusters = require_resolved(clustering['k'],
+                                             'clustering.k')
         self.pca_dim = clustering.get('pca_dim', -1)
         self.unif_sampling = unif_sampling
         self.reweight_pow = reweight_pow if reweight else 0.

@@ -6,6 +6,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmodc.registry import MODELS
+from mmodc.utils.sizes import require_resolved
 from ..losses import weighted_cross_entropy
 
 
@@ -27,7 +28,8 @@ class ClusterClsHead(BaseModule):
                      type='Normal', std=0.01, bias=0., layer='Linear')
                  ) -> None:
         super().__init__(init_cfg)
-        self.num_classes = num_classes
+        self.num_classes = require_resolved(num_classes,
+                                            'model.head.num_classes')
         self.fc_cls = nn.Linear(in_channels, num_classes)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from mmodc.clustering import split_in_two
 from mmodc.registry import MODELS
 from mmodc.utils import all_gather_cat, broadcast_, current_iteration
+from mmodc.utils.sizes import require_resolved
 from ..losses import cluster_class_weights
 
 #: Most similarity scores (rows x centroids) computed at once on the CPU
@@ -114,6 +115,8 @@ class ODCMemory(BaseModule):
     @staticmethod
     def _check_sizes(length: int, num_classes: int, min_cluster: int) -> None:
         """Refuse a memory whose clusters cannot all reach ``min_cluster``."""
+        require_resolved(length, 'model.memory_bank.length')
+        require_resolved(num_classes, 'model.memory_bank.num_classes')
         if num_classes > length:
             raise ValueError(
                 f'ODCMemory: num_classes={num_classes} is larger than the '
@@ -125,6 +128,24 @@ class ODCMemory(BaseModule):
                 f'{min_cluster} > length={length}, so some cluster would '
                 'always be below min_cluster; lower num_classes or '
                 'min_cluster.')
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Refuse banks of another length or K before loading (a resume
+        with ``strict=False`` would otherwise skip them and keep zeros)."""
+        for name, size in (('feature_bank', self.length),
+                           ('centroids', self.num_classes)):
+            saved = state_dict.get(prefix + name)
+            if saved is not None and saved.shape[0] != size:
+                what = 'samples' if name == 'feature_bank' else 'clusters'
+                raise ValueError(
+                    f'The checkpoint\'s ODC memory holds {saved.shape[0]} '
+                    f'{what} ({prefix}{name}) but this model\'s has {size} '
+                    f'({self.length} training images and '
+                    f'{self.num_classes} clusters by the config): the data '
+                    'or K changed since the checkpoint; resume with the '
+                    'same data and K, or start a new run.')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------------ init
     def init_memory(self, features: torch.Tensor,
