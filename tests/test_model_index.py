@@ -113,5 +113,6 @@ def test_released_results_marked_as_reported(models: List[Model]) -> None:
     }
     assert measured == {
         'odc_resnet18-w16_1xb256-steplr-8e_fashionmnist',
+        'odc_resnet18-w16_1xb256-steplr-40e_fashionmnist',
         'deepcluster_resnet18-w16_1xb256-steplr-8e_fashionmnist'
     }
