@@ -135,16 +135,13 @@ def reference_loop(train_x, train_y, test_x, test_y,
     _REFERENCE_DATA.update(train_x=train_x, train_y=train_y, test_x=test_x)
     classes = range(train_y.shape[1])
     if processes == 1:
-        decisions = map(reference_class, classes)
+        decisions = list(map(reference_class, classes))
     else:
-        pool = multiprocessing.get_context('fork').Pool(processes)
-        decisions = pool.imap_unordered(reference_class, classes)
+        with multiprocessing.get_context('fork').Pool(processes) as pool:
+            decisions = pool.map(reference_class, classes)
     scores = np.zeros((test_x.shape[0], train_y.shape[1]))
     for cls, decision in decisions:
         scores[:, cls] = decision
-    if processes > 1:
-        pool.close()
-        pool.join()
     return average_precision(
         torch.from_numpy(scores), torch.from_numpy(test_y),
         interpolated=True).numpy()

@@ -193,18 +193,13 @@ def read_precomputed(args: argparse.Namespace) -> dict:
         read_feature_file,
         read_target_file,
     )
-    return {
-        key: reader(getattr(args, name))
-        for key, name, reader in (
-            ('train', 'train_features',
-             lambda path: read_feature_file(path, args.level)),
-            ('train_targets', 'train_targets',
-             lambda path: read_target_file(path, args.target_convention)),
-            ('test', 'test_features',
-             lambda path: read_feature_file(path, args.level)),
-            ('test_targets', 'test_targets',
-             lambda path: read_target_file(path, args.target_convention)))
-    }
+    return dict(
+        train=read_feature_file(args.train_features, args.level),
+        train_targets=read_target_file(args.train_targets,
+                                       args.target_convention),
+        test=read_feature_file(args.test_features, args.level),
+        test_targets=read_target_file(args.test_targets,
+                                      args.target_convention))
 
 
 def save_features(features: dict, path: str) -> None:
