@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import REPO, shrink_config
 from mmengine.runner.checkpoint import load_state_dict
+from tiny_setup import write_images
 
 from mmodc.engine import auto_num_clusters, resolve_data_sizes
 from mmodc.models.heads import ClusterClsHead
@@ -139,23 +140,6 @@ FOLDER_CONFIGS = {
         REPO, 'configs', 'selfsup', 'deepcluster',
         'deepcluster_resnet18-w16_1xb256-steplr-8e_image-folder.py'),
 }
-
-
-def write_images(folder, count: int, seed: int) -> None:
-    """``count`` images in nested sub-folders: PNG and JPEG, grey and
-    colour, sizes from 40 to 90 pixels."""
-    import numpy as np
-    from PIL import Image
-    rng = np.random.default_rng(seed)
-    for index in range(count):
-        sub = folder / ('flat' if index % 3 == 0 else f'a/b{index % 2}')
-        sub.mkdir(parents=True, exist_ok=True)
-        height, width = rng.integers(40, 91, 2)
-        grey = index % 4 == 0
-        shape = (height, width) if grey else (height, width, 3)
-        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
-        suffix = 'png' if index % 2 else 'jpg'
-        Image.fromarray(pixels).save(sub / f's{seed}_{index}.{suffix}')
 
 
 def folder_config(algorithm: str, folder, work_dir):

@@ -36,6 +36,21 @@ def make_image_folder(root: Path, per_class: int = 4, size: int = 32) -> Path:
     return root
 
 
+def write_images(folder: Path, count: int, seed: int) -> None:
+    """``count`` images in nested sub-folders: PNG and JPEG, grey and
+    colour, sizes from 40 to 90 pixels."""
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        sub = folder / ('flat' if index % 3 == 0 else f'a/b{index % 2}')
+        sub.mkdir(parents=True, exist_ok=True)
+        height, width = rng.integers(40, 91, 2)
+        grey = index % 4 == 0
+        shape = (height, width) if grey else (height, width, 3)
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        suffix = 'png' if index % 2 else 'jpg'
+        Image.fromarray(pixels).save(sub / f's{seed}_{index}.{suffix}')
+
+
 def image_folder_loader(data_root: Path, batch_size: int,
                         shuffle: bool) -> Dict[str, Any]:
     """A dataloader config of the image folder, no workers.

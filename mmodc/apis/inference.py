@@ -18,6 +18,9 @@ from mmodc.models.necks import MultiPooling
 ImageInput = Union[str, Path, np.ndarray]
 PoolsArg = Union[str, Sequence[dict], None]
 
+#: The loading transforms a test pipeline may start with.
+IMAGE_LOADERS = ('LoadImageFromFile', 'CheckedLoadImageFromFile')
+
 #: What :func:`inference_model` can return.
 OUTPUTS = ('embedding', 'levels')
 
@@ -32,7 +35,7 @@ def build_test_pipeline(cfg) -> Tuple[Compose, str]:
         cfg (Config): The model's config.
 
     Returns:
-        tuple[Compose, str]: The transforms after ``LoadImageFromFile``
+        tuple[Compose, str]: The transforms after the image loader
         and the colour type that transform asks for.
     """
     pipeline = cfg.get('test_pipeline')
@@ -44,11 +47,11 @@ def build_test_pipeline(cfg) -> Tuple[Compose, str]:
             'dataloader pipeline); add `test_pipeline = [...]` with '
             "LoadImageFromFile first, as mmodc's pre-training configs do.")
     pipeline = copy.deepcopy(list(pipeline))
-    if pipeline[0]['type'] != 'LoadImageFromFile':
+    if pipeline[0]['type'] not in IMAGE_LOADERS:
         raise ValueError(
             f'the test_pipeline of {cfg.filename} starts with '
-            f"{pipeline[0]['type']}, not LoadImageFromFile; images are read "
-            'from files or arrays, so put LoadImageFromFile first.')
+            f"{pipeline[0]['type']}, not one of {IMAGE_LOADERS}; images "
+            'are read from files or arrays, so put a loader first.')
     color_type = pipeline[0].get('color_type', 'color')
     with DefaultScope.overwrite_default_scope('mmodc'):
         return Compose(pipeline[1:]), color_type

@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Optional
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from mmodc.datasets.image_files import list_image_files
 from mmodc.utils.sizes import AUTO
 
 #: The ``data_root`` of image-folder configs, replaced by ``image_folder``.
@@ -115,8 +116,8 @@ def resolve_image_folder(cfg: Config) -> None:
         cfg (mmengine.Config): The complete config, changed in place.
 
     Raises:
-        ValueError: If such datasets exist and ``image_folder`` is not set
-            or is not a directory.
+        ValueError: If such datasets exist and ``image_folder`` is not set,
+            is not a directory or has a symbolic link loop.
     """
     roots = [root for key in list(cfg.keys())
              for root in _data_roots(cfg[key])]
@@ -130,6 +131,12 @@ def resolve_image_folder(cfg: Config) -> None:
             'image_folder=/path/to/images).')
     if not osp.isdir(folder):
         raise ValueError(f'image_folder={folder!r} is not a directory.')
+    loops = list_image_files(folder).symlink_loops
+    if loops:
+        raise ValueError(
+            f'image_folder={folder!r} has symbolic links that lead back to '
+            f'a folder above them ({", ".join(loops[:3])}); the dataset '
+            'would follow them forever: remove them.')
     for node in roots:
         node['data_root'] = folder
 

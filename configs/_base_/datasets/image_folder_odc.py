@@ -9,7 +9,7 @@ data_root = '{image_folder}'
 image_size = 64
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),  # stops at a bad file, names it
     dict(type='RandomResizedCrop', scale=image_size,
          crop_ratio_range=(0.3, 1.)),
     dict(type='RandomFlip', prob=0.5),
@@ -23,7 +23,7 @@ train_pipeline = [
 
 # unaugmented: the short side to the training size, the centre crop
 extract_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),  # stops at a bad file, names it
     dict(type='ResizeEdge', scale=image_size, edge='short'),
     dict(type='CenterCrop', crop_size=image_size),
     dict(type='PackInputs'),
