@@ -122,7 +122,10 @@ def test_duplicates_are_every_pair_above_the_threshold(trained):
     paths = (out / 'embeddings_paths.txt').read_text().splitlines()
     embeddings = np.load(out / 'embeddings.npy')
     cosine = embeddings @ embeddings.T
-    upper = np.triu(cosine >= 0.95, k=1)
+    threshold = json.loads((out / 'summary.json').read_text())[
+        'duplicate_threshold']
+    assert threshold == 0.99  # the default
+    upper = np.triu(cosine >= threshold, k=1)
     expected = {frozenset((paths[i], paths[j]))
                 for i, j in zip(*np.nonzero(upper))}
     rows = read_rows(out / 'duplicates.csv')

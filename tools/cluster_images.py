@@ -75,8 +75,10 @@ def parse_args():
         '--feature', choices=['backbone', 'neck'], default='backbone',
         help='pooled last backbone stage (default) or the neck embedding')
     parser.add_argument(
-        '--duplicate-threshold', type=float, default=0.95,
-        help='cosine similarity of near-duplicates (default 0.95)')
+        '--duplicate-threshold', type=float, default=0.99,
+        help='cosine similarity of near-duplicates (default 0.99: resized '
+        're-encoded copies of Fashion-MNIST images score 0.993-0.999 with '
+        'the quickstart model, 0.07%% of other pairs pass)')
     parser.add_argument('--copy', action='store_true',
                         help='copy images into clusters/ instead of links')
     parser.add_argument('--strict', action='store_true',

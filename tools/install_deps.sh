@@ -3,8 +3,9 @@
 #
 # Usage: bash tools/install_deps.sh        (PYTHON=/path/to/python to choose)
 #
-# 1. Fashion-MNIST from Debian's package dataset-fashion-mnist (needs root;
-#    otherwise it says what to run and goes on).
+# 1. Fashion-MNIST from Debian's package dataset-fashion-mnist, and Debian's
+#    chromium (the tests open cluster_images' HTML report in it headless);
+#    needs root, otherwise it says what to run and goes on.
 # 2. The pinned Python stack of requirements.txt, then openmim 0.3.9 without
 #    its declared dependencies (see requirements/mim.txt). Skipped when every
 #    requirement is already met, so a second run takes seconds.
@@ -17,16 +18,20 @@ PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 PIP=("$PYTHON" -m pip)
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
-# 1. Fashion-MNIST
+# 1. Debian packages: Fashion-MNIST and chromium
 FASHION_MNIST=/usr/share/datasets/fashion-mnist
-if [ ! -f "$FASHION_MNIST/train-images-idx3-ubyte.gz" ]; then
+PACKAGES=()
+[ -f "$FASHION_MNIST/train-images-idx3-ubyte.gz" ] ||
+    PACKAGES+=(dataset-fashion-mnist)
+command -v chromium > /dev/null || PACKAGES+=(chromium)
+if [ ${#PACKAGES[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
         apt-get update
-        DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "${PACKAGES[@]}"
     else
-        echo "install_deps.sh: Fashion-MNIST is missing from $FASHION_MNIST;" \
+        echo "install_deps.sh: missing Debian packages ${PACKAGES[*]};" \
             "as root run: apt-get update && apt-get install -y" \
-            "dataset-fashion-mnist (what needs it cannot run until then)" >&2
+            "${PACKAGES[*]} (what needs them cannot run until then)" >&2
     fi
 fi
 

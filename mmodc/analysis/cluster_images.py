@@ -262,7 +262,7 @@ class ClusterImages:
                  num_clusters: Optional[int] = None,
                  feature: str = 'backbone',
                  labels: Optional[str] = None,
-                 duplicate_threshold: float = 0.95,
+                 duplicate_threshold: float = 0.99,
                  copy: bool = False, strict: bool = False,
                  batch_size: int = 64, num_workers: int = 0,
                  map_points: int = 5000, seed: int = 0,

@@ -37,8 +37,8 @@ td, th { padding: 2px 8px; text-align: left; vertical-align: middle; }
 tr:nth-child(even) { background: #f3f3f3; }
 .thumbs { display: flex; flex-wrap: wrap; gap: 6px; }
 .thumbs figure { margin: 0; text-align: center; font-size: 11px; }
-img.thumb { display: block; max-width: 96px; max-height: 96px;
-            border: 1px solid #ccc; }
+img.thumb { display: block; height: 72px; max-width: 144px;
+            border: 1px solid #ccc; image-rendering: pixelated; }
 img.figure { max-width: 100%; }
 """
 

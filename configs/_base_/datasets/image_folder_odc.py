@@ -37,6 +37,8 @@ train_dataloader = dict(
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # a last batch of one image would stop BatchNorm (N = 1 mod 256)
+    drop_last=True,
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,
