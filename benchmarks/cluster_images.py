@@ -57,7 +57,7 @@ def parse_args():
 def write_pngs(folder: str, count: int) -> None:
     """The first ``count`` Fashion-MNIST training images as PNG files."""
     from mmodc.datasets.fashion_mnist import read_idx
-    marker = osp.join(folder, f'.complete_{count}')
+    marker = f'{osp.normpath(folder)}.complete_{count}'  # beside it
     if osp.exists(marker):
         return
     images = read_idx(FASHION_MNIST, 'images')[:count]
@@ -79,7 +79,7 @@ class GreyFiles(Dataset):
 
     def __getitem__(self, index):
         with Image.open(self.paths[index]) as image:
-            return torch.from_numpy(np.asarray(image.convert('L')))
+            return torch.from_numpy(np.array(image.convert('L')))
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ import pytest
 import torch
 from conftest import FASHION_MNIST, QUICKSTART, REPO
 from PIL import Image
+from tiny_setup import FOLDER_TRAIN_OPTIONS as TRAIN_OPTIONS
 from tiny_setup import clean_env, write_images
 
 from mmodc.clustering.neighbours import (
@@ -39,14 +40,6 @@ FOLDER_CONFIG = os.path.join(
     REPO, 'configs', 'selfsup', 'odc',
     'odc_resnet18-w16_1xb256-steplr-8e_image-folder.py')
 NUM_IMAGES = 200
-# one short epoch: batches of 48, no workers, small clusters allowed
-TRAIN_OPTIONS = [
-    'train_cfg.max_epochs=1', 'train_dataloader.batch_size=48',
-    'train_dataloader.num_workers=0', 'model.memory_bank.min_cluster=4',
-    'custom_hooks.0.extract_dataloader.num_workers=0',
-    'custom_hooks.3.dataloader.num_workers=0',
-    'custom_hooks.3.dataloader.batch_size=48'
-]
 
 
 def run_tool(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -342,6 +335,9 @@ def test_bad_folders_and_options_are_clear_errors(trained, tmp_path):
                       str(labels), check=False)
     assert "line 3: 'not/there.png' is not an image of the folder" in \
         result.stderr
+    result = run_tool(str(few), '--work-dir', str(few / 'out'),
+                      '--checkpoint', ckpt, check=False)
+    assert 'is inside the image folder' in result.stderr
     result = run_tool(str(few), '--work-dir', str(tmp_path / 'o4'),
                       check=False)
     assert result.returncode == 2
@@ -390,3 +386,31 @@ def test_decoding_refuses_what_opencv_would_half_read(tmp_path):
         loader(dict(img_path=str(tmp_path / 'half.jpg')))
     assert loader(dict(img_path=str(tmp_path / 'whole.jpg')))['img'].shape \
         == (64, 64, 3)
+
+
+def test_batch_norm_calibration_on_the_folder(tmp_path):
+    """--calibrate-bn-batches: the running statistics become those of the
+    folder's images (one batch of all 300 here: its exact mean), and the
+    model is left in eval mode."""
+    from mmodc.analysis.cluster_images import (
+        calibrate_batch_norms,
+        folder_loader,
+    )
+    from mmodc.apis import init_model
+    folder = tmp_path / 'fashion'
+    write_fashion_mnist(folder, 300)
+    model = init_model(QUICKSTART)
+    listing = list_image_files(str(folder))
+    norm = model.backbone.norm1
+    assert torch.equal(norm.running_mean, torch.zeros_like(norm.running_mean))
+    calibrate_batch_norms(model, listing, num_batches=2, batch_size=300,
+                          num_workers=0)
+    assert not model.training
+    batch, indices, errors = next(iter(
+        folder_loader(model, listing, 300, 0)))
+    assert len(indices) == 300 and not errors
+    with torch.no_grad():
+        inputs = model.data_preprocessor(batch, False)['inputs']
+        expected = model.backbone.conv1(inputs).mean(dim=(0, 2, 3))
+    torch.testing.assert_close(norm.running_mean, expected, rtol=1e-4,
+                               atol=1e-5)

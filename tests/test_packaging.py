@@ -29,6 +29,7 @@ import yaml
 from http_files import serve_files
 from mmengine.config import Config
 from tiny_setup import (
+    FOLDER_TRAIN_OPTIONS,
     REPO_ROOT,
     clean_env,
     make_image_folder,
@@ -36,6 +37,7 @@ from tiny_setup import (
     read_model_index,
     tiny_config,
     write_config,
+    write_images,
 )
 
 from mmodc.registry import MODELS
@@ -333,6 +335,29 @@ def test_mim_run_extract_backbone_weights(installed: Dict[str, object],
     assert extracted['state_dict'].keys() == expected.keys()
     for key, value in expected.items():
         assert torch.equal(extracted['state_dict'][key], value), key
+
+
+def test_mim_run_cluster_images(installed: Dict[str, object],
+                                tmp_path: Path) -> None:
+    """``mim run mmodc cluster_images FOLDER --train <installed image-folder
+    config>`` from another directory: the installed tool trains one epoch
+    on 120 images and clusters them (one assignment row per image, the
+    report written)."""
+    folder = tmp_path / 'images'
+    write_images(folder, 120, seed=3)
+    config = (installed['pkg_root'] / '.mim' / 'configs' / 'selfsup' /
+              'odc' / 'odc_resnet18-w16_1xb256-steplr-8e_image-folder.py')
+    out = tmp_path / 'out'
+    result = _mim(installed, 'run', 'mmodc', 'cluster_images', str(folder),
+                  '--work-dir', str(out), '--train', str(config), '--k', '4',
+                  '--num-workers', '0', '--map-points', '60',
+                  '--cfg-options', *FOLDER_TRAIN_OPTIONS, cwd=tmp_path)
+    script = installed['pkg_root'] / '.mim' / 'tools' / 'cluster_images.py'
+    assert f'Use the script {script}' in result.stdout
+    assert '120 images in 4 clusters, 0 unreadable' in result.stdout
+    rows = (out / 'assignments.csv').read_text().splitlines()
+    assert len(rows) == 1 + 120
+    assert (out / 'report' / 'index.html').is_file()
 
 
 def test_mim_search_lists_every_model(installed: Dict[str, object],

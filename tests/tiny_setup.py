@@ -51,6 +51,17 @@ def write_images(folder: Path, count: int, seed: int) -> None:
         Image.fromarray(pixels).save(sub / f's{seed}_{index}.{suffix}')
 
 
+# --cfg-options for the CPU image-folder ODC config: one short epoch,
+# batches of 48, no workers, small clusters allowed
+FOLDER_TRAIN_OPTIONS = [
+    'train_cfg.max_epochs=1', 'train_dataloader.batch_size=48',
+    'train_dataloader.num_workers=0', 'model.memory_bank.min_cluster=4',
+    'custom_hooks.0.extract_dataloader.num_workers=0',
+    'custom_hooks.3.dataloader.num_workers=0',
+    'custom_hooks.3.dataloader.batch_size=48'
+]
+
+
 def image_folder_loader(data_root: Path, batch_size: int,
                         shuffle: bool) -> Dict[str, Any]:
     """A dataloader config of the image folder, no workers.

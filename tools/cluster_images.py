@@ -7,6 +7,7 @@ Usage::
         [--k K] [--labels CSV] [--feature {backbone,neck}]
         [--duplicate-threshold T] [--copy] [--strict]
         [--batch-size B] [--num-workers N] [--map-points N] [--seed S]
+        [--calibrate-bn-batches N]
         [--cfg-options KEY=VALUE ...]
 
 (also ``mim run mmodc cluster_images ...``). CKPT is a model-zoo name
@@ -89,6 +90,11 @@ def parse_args():
     parser.add_argument('--map-points', type=int, default=5000,
                         help='images on the t-SNE map at most')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--calibrate-bn-batches', type=int, default=0, metavar='N',
+        help='recompute BatchNorm running statistics over N random batches '
+        "of the folder first (default 0: the checkpoint's; mmodc's training "
+        'saves calibrated ones, other checkpoints may not have them)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -151,7 +157,8 @@ def main() -> None:
         duplicate_threshold=args.duplicate_threshold, copy=args.copy,
         strict=args.strict, batch_size=args.batch_size,
         num_workers=args.num_workers, map_points=args.map_points,
-        seed=args.seed, model_name=checkpoint).run()
+        seed=args.seed, model_name=checkpoint,
+        calibrate_bn_batches=args.calibrate_bn_batches).run()
     print(f'{summary["images"]} images in {summary["clusters"]} clusters, '
           f'{summary["unreadable"]} unreadable, {summary["duplicate_pairs"]} '
           f'near-duplicate pairs; {summary["images_per_second"]:.0f} images/s'

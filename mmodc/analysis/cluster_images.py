@@ -48,7 +48,7 @@ from mmodc.datasets.image_files import (
 )
 from mmodc.datasets.transforms import UnreadableImageError
 from mmodc.engine.data_sizes import auto_num_clusters
-from mmodc.engine.extractor import pool_last_stage
+from mmodc.engine.extractor import pool_last_stage, recompute_bn_statistics
 from mmodc.evaluation import clustering_scores
 from .embedding_map import embedding_map, plot_confusion, plot_embedding_map
 from .html_gallery import GalleryContent, HtmlGallery
@@ -150,6 +150,57 @@ def feature_forward(model: nn.Module, feature: str):
     return model.extract_feat
 
 
+def folder_loader(model: nn.Module, listing: ImageListing,
+                  batch_size: int, num_workers: int,
+                  shuffle_seed: Optional[int] = None) -> DataLoader:
+    """Batches of the listing's images through the model's test
+    pipeline (:func:`mmodc.datasets.image_files.collate_readable` items).
+
+    Args:
+        model (nn.Module): The model (``model.cfg`` has the pipeline).
+        listing (ImageListing): The images.
+        batch_size (int): Images per batch.
+        num_workers (int): Decoding processes.
+        shuffle_seed (int, optional): Shuffle with this seed; in order
+            when None.
+
+    Returns:
+        DataLoader: The loader.
+    """
+    pipeline, color_type = build_test_pipeline(model.cfg)
+    dataset = ImageFileDataset(listing.root, listing.images, pipeline,
+                               color_type)
+    generator = None
+    if shuffle_seed is not None:
+        generator = torch.Generator().manual_seed(shuffle_seed)
+    return DataLoader(dataset, batch_size, shuffle=generator is not None,
+                      generator=generator, num_workers=num_workers,
+                      collate_fn=collate_readable)
+
+
+def calibrate_batch_norms(model: nn.Module, listing: ImageListing,
+                          num_batches: int, batch_size: int,
+                          num_workers: int, seed: int = 0) -> None:
+    """Set the model's BatchNorm running statistics to their averages over
+    ``num_batches`` random batches of the folder (unaugmented), as
+    :class:`mmodc.engine.hooks.BatchNormCalibrationHook` does in training.
+
+    Args:
+        model (nn.Module): The model; left in eval mode.
+        listing (ImageListing): The images.
+        num_batches (int): Batches to average over.
+        batch_size (int): Images per batch.
+        num_workers (int): Decoding processes.
+        seed (int): Seed of the batches' order.
+    """
+    loader = folder_loader(model, listing, batch_size, num_workers, seed)
+    batches = (batch for batch, _, _ in loader if batch is not None)
+    recompute_bn_statistics(
+        model, batches, num_batches,
+        forward=lambda net, data: net.extract_feat(data['inputs']))
+    model.eval()
+
+
 @torch.no_grad()
 def embed_folder(model: nn.Module,
                  listing: ImageListing,
@@ -172,11 +223,7 @@ def embed_folder(model: nn.Module,
         FolderEmbeddings: The readable images and their embeddings.
     """
     start = time.perf_counter()
-    pipeline, color_type = build_test_pipeline(model.cfg)
-    dataset = ImageFileDataset(listing.root, listing.images, pipeline,
-                               color_type)
-    loader = DataLoader(dataset, batch_size, num_workers=num_workers,
-                        collate_fn=collate_readable)
+    loader = folder_loader(model, listing, batch_size, num_workers)
     forward = feature_forward(model, feature)
     rows, indices, unreadable = [], [], []
     for batch, batch_indices, errors in tqdm(
@@ -254,8 +301,12 @@ class ClusterImages:
         batch_size (int): Images per batch.
         num_workers (int): Processes decoding images and thumbnails.
         map_points (int): Images drawn on the 2-D map at most.
-        seed (int): Seed of k-means and the map.
+        seed (int): Seed of k-means, the map and the calibration batches.
         model_name (str): How the report names the model.
+        calibrate_bn_batches (int): Recompute the BatchNorm running
+            statistics over this many random batches of the folder first
+            (0: keep the checkpoint's; mmodc's training saves calibrated
+            ones).
     """
 
     def __init__(self, folder: str, work_dir: str, model: nn.Module,
@@ -266,7 +317,8 @@ class ClusterImages:
                  copy: bool = False, strict: bool = False,
                  batch_size: int = 64, num_workers: int = 0,
                  map_points: int = 5000, seed: int = 0,
-                 model_name: str = '') -> None:
+                 model_name: str = '',
+                 calibrate_bn_batches: int = 0) -> None:
         self.folder = folder
         self.work_dir = work_dir
         self.model = model
@@ -280,6 +332,7 @@ class ClusterImages:
         self.num_workers = num_workers
         self.map_points = map_points
         self.seed = seed
+        self.calibrate_bn_batches = calibrate_bn_batches
         self.model_name = model_name
         self.seconds: Dict[str, float] = {}
         self.logger = MMLogger.get_current_instance()
@@ -290,10 +343,15 @@ class ClusterImages:
         Returns:
             dict: The summary also saved as ``summary.json``.
         """
+        self._check_work_dir()
         listing = self._timed('list', list_image_files, self.folder)
         self._check_listing(listing)
         labels = (read_labels(self.labels_file, listing.images)
                   if self.labels_file else None)
+        if self.calibrate_bn_batches:
+            self._timed('calibrate', calibrate_batch_norms, self.model,
+                        listing, self.calibrate_bn_batches, self.batch_size,
+                        self.num_workers, self.seed)
         data = embed_folder(self.model, listing, self.feature,
                             self.batch_size, self.num_workers, self.strict)
         self.seconds['embed'] = data.seconds
@@ -320,6 +378,8 @@ class ClusterImages:
                     similarity, ranks, neighbours, pairs, unreadable)
         folders = self._timed('cluster folders', self._write_cluster_folders,
                               data.paths, clusters, ranks)
+        _write_lines(osp.join(self.work_dir, 'other_files.txt'),
+                     listing.other_files)
         summary = self._summary(listing, data, num_clusters, pairs,
                                 unreadable)
         report_dir = osp.join(self.work_dir, 'report')
@@ -345,6 +405,15 @@ class ClusterImages:
         result = function(*args)
         self.seconds[step] = time.perf_counter() - start
         return result
+
+    def _check_work_dir(self) -> None:
+        folder = osp.realpath(self.folder)
+        work_dir = osp.realpath(self.work_dir)
+        if work_dir == folder or work_dir.startswith(folder + os.sep):
+            raise ValueError(
+                f'the work dir {self.work_dir} is inside the image folder '
+                f'{self.folder}: its thumbnails and cluster links would be '
+                'read as images next time; choose a work dir outside it.')
 
     def _check_listing(self, listing: ImageListing) -> None:
         if not listing.images:
@@ -422,8 +491,6 @@ class ClusterImages:
 
     def _summary(self, listing: ImageListing, data: FolderEmbeddings,
                  num_clusters: int, pairs, unreadable) -> dict:
-        _write_lines(osp.join(self.work_dir, 'other_files.txt'),
-                     listing.other_files)
         return dict(
             folder=osp.abspath(self.folder), model=self.model_name,
             feature=self.feature, embedding_dim=int(
