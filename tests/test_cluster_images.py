@@ -414,3 +414,47 @@ def test_batch_norm_calibration_on_the_folder(tmp_path):
         expected = model.backbone.conv1(inputs).mean(dim=(0, 2, 3))
     torch.testing.assert_close(norm.running_mean, expected, rtol=1e-4,
                                atol=1e-5)
+
+
+def test_clusters_from_the_odc_memory(trained, tmp_path):
+    """--clusters memory: every image gets the pseudo-label that the
+    trained memory holds for its training index; centroids are the mean
+    embeddings. Another folder is refused."""
+    from mmengine.config import Config
+    from mmengine.registry import DATASETS, init_default_scope
+    checkpoint = torch.load(trained['checkpoint'], map_location='cpu',
+                            weights_only=False)
+    label_bank = checkpoint['state_dict']['memory_bank.label_bank'].numpy()
+    cfg = Config.fromstring(checkpoint['meta']['cfg'], '.py')
+    init_default_scope('mmodc')
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))
+    expected = {
+        os.path.relpath(dataset.get_data_info(i)['img_path'],
+                        trained['folder']): int(label_bank[i])
+        for i in range(len(dataset))
+    }
+    out = tmp_path / 'out'
+    result = run_tool(str(trained['folder']), '--work-dir', str(out),
+                      '--checkpoint', str(trained['checkpoint']),
+                      '--clusters', 'memory', '--num-workers', '0',
+                      '--map-points', '100')
+    rows = read_rows(out / 'assignments.csv')
+    assert {row['path']: int(row['cluster']) for row in rows} == expected
+    embeddings = np.load(out / 'embeddings.npy')
+    centroids = np.load(out / 'centroids.npy')
+    clusters = np.array([int(row['cluster']) for row in rows])
+    assert len(centroids) == 10  # the memory's K (auto: 201 images -> 10)
+    for cluster in np.unique(clusters):
+        np.testing.assert_allclose(
+            centroids[cluster], embeddings[clusters == cluster].mean(0),
+            atol=1e-5)
+    assert 'pseudo-labels of the ODC memory' in (
+        out / 'report' / 'index.html').read_text()
+    assert 'images in 10 clusters' in result.stdout
+    other = tmp_path / 'other'
+    write_images(other, 20, seed=4)
+    refused = run_tool(str(other), '--work-dir', str(tmp_path / 'o'),
+                       '--checkpoint', str(trained['checkpoint']),
+                       '--clusters', 'memory', check=False)
+    assert 'was trained on' in refused.stderr
+    assert 'cluster with k-means instead' in refused.stderr

@@ -234,10 +234,12 @@ def set_dataloader_defaults(cfg: Config,
 def build_runner(cfg: Config) -> Any:
     """Build the runner: ``cfg.runner_type`` from mmodc's RUNNERS registry,
     or MMEngine's :class:`~mmengine.runner.Runner`, after putting
-    ``image_folder`` into an image-folder config's datasets and replacing
-    the config's ``'auto'`` sizes by those of its training set
+    ``image_folder`` into an image-folder config's datasets, replacing
+    the config's ``'auto'`` sizes by those of its training set and, when
+    resuming, choosing the newest complete checkpoint
     (:func:`mmodc.engine.resolve_image_folder`,
-    :func:`mmodc.engine.resolve_data_sizes`).
+    :func:`mmodc.engine.resolve_data_sizes`,
+    :func:`mmodc.engine.checkpoints.resolve_resume_checkpoint`).
 
     Args:
         cfg (mmengine.Config): The complete config.
@@ -248,10 +250,12 @@ def build_runner(cfg: Config) -> Any:
     from mmengine.runner import Runner
 
     from mmodc.engine import resolve_data_sizes, resolve_image_folder
+    from mmodc.engine.checkpoints import resolve_resume_checkpoint
     from mmodc.registry import RUNNERS
 
     resolve_image_folder(cfg)
     resolve_data_sizes(cfg)
+    resolve_resume_checkpoint(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -4,7 +4,8 @@ Usage::
 
     python tools/cluster_images.py FOLDER --work-dir OUT
         (--checkpoint CKPT [--config CONFIG] | --train CONFIG)
-        [--k K] [--labels CSV] [--feature {backbone,neck}]
+        [--k K | --clusters memory] [--labels CSV]
+        [--feature {backbone,neck}]
         [--duplicate-threshold T] [--copy] [--strict]
         [--batch-size B] [--num-workers N] [--map-points N] [--seed S]
         [--calibrate-bn-batches N]
@@ -20,7 +21,9 @@ OUT/train) and clusters with the trained model.
 
 Every image is embedded (L2-normalised; the pooled last backbone stage by
 default), clustered by faiss k-means (K defaults to images / 1000 within
-10..10000, as training does), and OUT receives:
+10..10000, as training does; --clusters memory takes the pseudo-labels of
+the ODC memory instead, for a checkpoint trained on FOLDER, with the mean
+embedding of each cluster as its centroid), and OUT receives:
 
   assignments.csv       path, cluster, similarity to the centroid, rank in
                         the cluster (1: most typical), 5 nearest images
@@ -71,6 +74,10 @@ def parse_args():
         '--config', help="the checkpoint's config (default: the one saved "
         'in the checkpoint)')
     parser.add_argument('--k', type=int, help='number of clusters')
+    parser.add_argument(
+        '--clusters', choices=['kmeans', 'memory'], default='kmeans',
+        help='faiss k-means on the embeddings (default), or the pseudo-'
+        'labels in the memory of an ODC checkpoint trained on FOLDER')
     parser.add_argument('--labels', help='CSV of path,label to score with')
     parser.add_argument(
         '--feature', choices=['backbone', 'neck'], default='backbone',
@@ -105,6 +112,9 @@ def parse_args():
                     'config itself).')
     if args.cfg_options and not args.train:
         usage_error('--cfg-options goes with --train.')
+    if args.k is not None and args.clusters == 'memory':
+        usage_error('--clusters memory uses the memory\'s number of '
+                    'clusters; leave out --k.')
     if args.k is not None and args.k < 1:
         usage_error(f'--k {args.k}: give a positive number of clusters.')
     return args
@@ -157,7 +167,7 @@ def main() -> None:
         duplicate_threshold=args.duplicate_threshold, copy=args.copy,
         strict=args.strict, batch_size=args.batch_size,
         num_workers=args.num_workers, map_points=args.map_points,
-        seed=args.seed, model_name=checkpoint,
+        seed=args.seed, model_name=checkpoint, clusters_from=args.clusters,
         calibrate_bn_batches=args.calibrate_bn_batches).run()
     print(f'{summary["images"]} images in {summary["clusters"]} clusters, '
           f'{summary["unreadable"]} unreadable, {summary["duplicate_pairs"]} '

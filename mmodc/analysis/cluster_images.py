@@ -5,6 +5,7 @@ near-duplicates and an HTML gallery with a trained ODC / DeepCluster model
 Every readable image gets one row in every output; every file that is not
 read is listed with the reason (log, ``unreadable.csv``, the report).
 """
+import copy
 import csv
 import json
 import os
@@ -34,6 +35,7 @@ from mmodc.apis.model_hub import (
 from mmodc.clustering import kmeans
 from mmodc.clustering.neighbours import (
     centroid_similarities,
+    cluster_means,
     nearest_neighbours,
     ranks_within_clusters,
     similar_pairs,
@@ -57,6 +59,10 @@ from .html_gallery import GalleryContent, HtmlGallery
 #: benchmarks evaluate) or the neck's embedding (what ODC clusters).
 FEATURES = ('backbone', 'neck')
 NUM_NEIGHBOURS = 5
+#: Where the clusters come from.
+CLUSTER_SOURCES = ('kmeans', 'memory')
+CLUSTER_SOURCE_NAMES = dict(kmeans='faiss k-means on the embeddings',
+                            memory='pseudo-labels of the ODC memory')
 
 
 @dataclass
@@ -250,6 +256,67 @@ def embed_folder(model: nn.Module,
                             time.perf_counter() - start)
 
 
+def memory_clusters(model: nn.Module, folder: str,
+                    paths: Sequence[str]) -> np.ndarray:
+    """The pseudo-labels that ODC's memory holds for these images.
+
+    The checkpoint must have been trained on this folder (its config's
+    ``image_folder``) with these images: the memory's label bank is in the
+    order of the training set, which is rebuilt from the config to map
+    each image to its row.
+
+    Args:
+        model (nn.Module): An ODC model loaded from such a checkpoint.
+        folder (str): The image folder.
+        paths (Sequence[str]): The readable images, relative to it.
+
+    Returns:
+        np.ndarray: ``N`` int64 cluster ids, in the order of ``paths``.
+    """
+    memory = getattr(model, 'memory_bank', None)
+    trained_on = model.cfg.get('image_folder')
+    if memory is None or trained_on is None:
+        raise ValueError(
+            'clusters from the memory need an ODC checkpoint trained on an '
+            'image folder (an image-folder config); cluster with k-means '
+            'instead.')
+    if osp.realpath(trained_on) != osp.realpath(folder):
+        raise ValueError(
+            f'the checkpoint was trained on {trained_on}, not {folder}: its '
+            'memory holds pseudo-labels of other images; cluster with '
+            'k-means instead.')
+    trained = np.array(training_image_paths(model.cfg, folder))
+    if len(trained) != len(memory.label_bank):
+        raise ValueError(
+            f'{folder} lists {len(trained)} training images but the memory '
+            f'holds {len(memory.label_bank)}: the folder changed since '
+            'training; cluster with k-means instead.')
+    order = np.argsort(trained)
+    wanted = np.asarray(paths)
+    rows = order[np.searchsorted(trained, wanted, sorter=order).clip(
+        0, len(trained) - 1)]
+    missing = wanted[trained[rows] != wanted]
+    if len(missing):
+        raise ValueError(
+            f'{len(missing)} images of {folder} were not in the training '
+            f'set (e.g. {missing[0]}); cluster with k-means instead.')
+    return memory.label_bank.cpu().numpy()[rows].astype(np.int64)
+
+
+def training_image_paths(cfg: Config, folder: str) -> List[str]:
+    """The training set's image paths, relative to ``folder``, in the
+    order of its indices (the order of the memory's banks)."""
+    from mmengine.registry import DATASETS, init_default_scope
+    init_default_scope('mmodc')
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    if dataset_cfg.type == 'DeepClusterDataset':
+        dataset_cfg = dataset_cfg.dataset
+    dataset_cfg.pipeline = []
+    dataset = DATASETS.build(dataset_cfg)
+    return [osp.relpath(dataset.get_data_info(i)['img_path'], folder)
+            for i in range(len(dataset))]
+
+
 def read_labels(path: str, images: Sequence[str]) -> Dict[str, str]:
     """Read a ``path,label`` CSV (a header row ``path,label`` is allowed).
 
@@ -303,6 +370,9 @@ class ClusterImages:
         map_points (int): Images drawn on the 2-D map at most.
         seed (int): Seed of k-means, the map and the calibration batches.
         model_name (str): How the report names the model.
+        clusters_from (str): ``'kmeans'`` (faiss k-means on the
+            embeddings) or ``'memory'`` (the pseudo-labels in the ODC
+            memory of a checkpoint trained on this folder).
         calibrate_bn_batches (int): Recompute the BatchNorm running
             statistics over this many random batches of the folder first
             (0: keep the checkpoint's; mmodc's training saves calibrated
@@ -317,7 +387,7 @@ class ClusterImages:
                  copy: bool = False, strict: bool = False,
                  batch_size: int = 64, num_workers: int = 0,
                  map_points: int = 5000, seed: int = 0,
-                 model_name: str = '',
+                 model_name: str = '', clusters_from: str = 'kmeans',
                  calibrate_bn_batches: int = 0) -> None:
         self.folder = folder
         self.work_dir = work_dir
@@ -333,6 +403,13 @@ class ClusterImages:
         self.map_points = map_points
         self.seed = seed
         self.calibrate_bn_batches = calibrate_bn_batches
+        if clusters_from not in CLUSTER_SOURCES:
+            raise ValueError(f'clusters_from={clusters_from!r}; use one of '
+                             f'{CLUSTER_SOURCES}.')
+        if clusters_from == 'memory' and num_clusters is not None:
+            raise ValueError('the memory has its own number of clusters; '
+                             'give no K with clusters from the memory.')
+        self.clusters_from = clusters_from
         self.model_name = model_name
         self.seconds: Dict[str, float] = {}
         self.logger = MMLogger.get_current_instance()
@@ -359,11 +436,8 @@ class ClusterImages:
             (loop, 'symbolic link loop: folder not entered')
             for loop in listing.symlink_loops]
         self._log_unreadable(unreadable)
-        num_clusters = self._resolve_clusters(len(data.paths))
-        clusters, centroids = self._timed(
-            'cluster', kmeans, torch.from_numpy(data.embeddings),
-            num_clusters, self.seed)
-        clusters, centroids = clusters.numpy(), centroids.numpy()
+        clusters, centroids = self._timed('cluster', self._cluster, data)
+        num_clusters = len(centroids)
         similarity = centroid_similarities(data.embeddings, clusters,
                                            centroids)
         ranks = ranks_within_clusters(clusters, similarity)
@@ -437,6 +511,20 @@ class ClusterImages:
                 f'{len(unreadable)} files were not read (unreadable.csv, '
                 'and the report lists them); --strict stops at the first.')
 
+    def _cluster(self, data: FolderEmbeddings
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+        """Cluster ids and centroids: faiss k-means, or the ODC memory's
+        pseudo-labels with the mean embedding of each."""
+        if self.clusters_from == 'memory':
+            clusters = memory_clusters(self.model, self.folder, data.paths)
+            return clusters, cluster_means(
+                data.embeddings, clusters,
+                len(self.model.memory_bank.centroids))
+        clusters, centroids = kmeans(
+            torch.from_numpy(data.embeddings),
+            self._resolve_clusters(len(data.paths)), self.seed)
+        return clusters.numpy(), centroids.numpy()
+
     def _resolve_clusters(self, num_images: int) -> int:
         if self.num_clusters is None:
             return min(auto_num_clusters(num_images), num_images)
@@ -497,6 +585,7 @@ class ClusterImages:
                 data.embeddings.shape[1]),
             images=len(data.paths), unreadable=len(unreadable),
             other_files=len(listing.other_files), clusters=num_clusters,
+            clusters_from=self.clusters_from,
             duplicate_threshold=self.duplicate_threshold,
             duplicate_pairs=int(len(pairs[1])),
             images_per_second=len(data.paths) / max(data.seconds, 1e-9))
@@ -546,7 +635,8 @@ class ClusterImages:
             'not read': f'{summary["unreadable"]} unreadable (see '
             f'Unreadable files), {summary["other_files"]} without an image '
             'suffix (other_files.txt)',
-            'clusters': f'{summary["clusters"]} (k-means)',
+            'clusters': f'{summary["clusters"]} ('
+            + CLUSTER_SOURCE_NAMES[summary['clusters_from']] + ')',
             'near-duplicates': f'{summary["duplicate_pairs"]} pairs at '
             f'similarity >= {summary["duplicate_threshold"]}',
         }

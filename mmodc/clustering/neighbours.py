@@ -3,6 +3,7 @@ with faiss's exact inner-product search on unit-length embeddings."""
 from typing import Tuple
 
 import numpy as np
+import torch
 
 from .kmeans import _import_faiss
 
@@ -98,6 +99,25 @@ def similar_pairs(embeddings: np.ndarray,
     scores = np.concatenate(scores).astype(np.float32)
     order = np.lexsort((pairs[:, 1], pairs[:, 0], -scores))
     return pairs[order], scores[order]
+
+
+def cluster_means(embeddings: np.ndarray, labels: np.ndarray,
+                  num_clusters: int) -> np.ndarray:
+    """The mean row of every cluster (zero for an empty one).
+
+    Args:
+        embeddings (np.ndarray): ``N x d`` rows.
+        labels (np.ndarray): ``N`` cluster ids in ``[0, num_clusters)``.
+        num_clusters (int): ``K``.
+
+    Returns:
+        np.ndarray: ``K x d`` float32 means.
+    """
+    sums = torch.zeros(num_clusters, embeddings.shape[1], dtype=torch.float64)
+    sums.index_add_(0, torch.from_numpy(labels),
+                    torch.from_numpy(embeddings).double())
+    counts = np.bincount(labels, minlength=num_clusters)
+    return (sums.numpy() / np.maximum(counts, 1)[:, None]).astype(np.float32)
 
 
 def centroid_similarities(embeddings: np.ndarray, labels: np.ndarray,

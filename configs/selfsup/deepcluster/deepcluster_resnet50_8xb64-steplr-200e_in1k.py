@@ -40,7 +40,7 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
 
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3))
 
 # 8 GPUs x 64 images
 auto_scale_lr = dict(base_batch_size=512)

@@ -63,6 +63,6 @@ custom_hooks = [
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=2))
 
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -3,8 +3,9 @@ from .deepcluster_hook import DeepClusterHook
 from .feature_monitor_hook import FeatureMonitorHook
 from .odc_hook import ODCHook
 from .random_states_hook import RandomStatesHook
+from .safe_checkpoint_hook import SafeCheckpointHook
 
 __all__ = [
     'BatchNormCalibrationHook', 'DeepClusterHook', 'FeatureMonitorHook',
-    'ODCHook', 'RandomStatesHook'
+    'ODCHook', 'RandomStatesHook', 'SafeCheckpointHook'
 ]

@@ -1,0 +1,67 @@
+"""SafeCheckpointHook: checkpoints that a crash cannot leave half written."""
+import os
+import os.path as osp
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
+
+from mmodc.engine.checkpoints import POINTER, replace_atomically
+from mmodc.registry import HOOKS
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """MMEngine's ``CheckpointHook``, crash-safe on a local disk.
+
+    MMEngine writes the checkpoint straight to its final name, and removes
+    the oldest kept checkpoint *before* saving the new one: a crash while
+    saving leaves a truncated newest file and one complete checkpoint
+    fewer. This hook, with the same arguments:
+
+    1. writes the checkpoint (memory banks included) to ``.<name>.tmp`` in
+       the same folder, flushes it and renames it into place;
+    2. then points ``last_checkpoint`` at it (written and renamed the same
+       way);
+    3. only then removes checkpoints beyond ``max_keep_ckpts``.
+
+    A kill at any moment leaves the previous checkpoints and the pointer
+    intact, or the new checkpoint complete. Checkpoints to another backend
+    (``backend_args``, remote ``out_dir``) are saved as MMEngine does.
+    """
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        if self.backend_args or '://' in str(self.out_dir):
+            return super()._save_checkpoint_with_step(runner, step, meta)
+        filename = self.filename_tmpl.format(step)
+        partial = f'.{filename}.tmp'
+        self.last_ckpt = osp.join(self.out_dir, filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir, partial, self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler, meta=meta,
+            by_epoch=self.by_epoch, backend_args=self.backend_args,
+            **self.args)
+        if not is_main_process():
+            return
+        replace_atomically(osp.join(self.out_dir, partial), self.last_ckpt)
+        pointer = osp.join(runner.work_dir, POINTER)
+        with open(f'{pointer}.tmp', 'w') as file:
+            file.write(self.last_ckpt)
+        replace_atomically(f'{pointer}.tmp', pointer)
+        self._forget_old_checkpoints(runner, step)
+
+    def _forget_old_checkpoints(self, runner, step: int) -> None:
+        """Remove the checkpoints beyond ``max_keep_ckpts`` (after the new
+        one is complete and pointed at)."""
+        if self.max_keep_ckpts <= 0:
+            return
+        if not self.keep_ckpt_ids or self.keep_ckpt_ids[-1] != step:
+            self.keep_ckpt_ids.append(step)
+        while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
+            old = osp.join(self.out_dir, self.filename_tmpl.format(
+                self.keep_ckpt_ids.popleft()))
+            if osp.isfile(old):
+                os.remove(old)
+        runner.message_hub.update_info('keep_ckpt_ids',
+                                       list(self.keep_ckpt_ids))
