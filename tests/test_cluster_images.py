@@ -458,3 +458,32 @@ def test_clusters_from_the_odc_memory(trained, tmp_path):
                        '--clusters', 'memory', check=False)
     assert 'was trained on' in refused.stderr
     assert 'cluster with k-means instead' in refused.stderr
+
+
+def test_checkpoint_by_url_with_and_without_a_config(tmp_path,
+                                                      monkeypatch):
+    """A URL (served on 127.0.0.1; weights only, so no saved config):
+    with --config it is downloaded and loaded; without, the tool looks for
+    the zoo entry with those weights and says to pass --config when none
+    has them."""
+    import hashlib
+
+    from http_files import serve_files
+
+    from mmodc.analysis.cluster_images import load_embedding_model
+    from mmodc.apis import init_model
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    model = init_model(QUICKSTART)
+    with torch.no_grad():
+        model.head.fc_cls.weight.normal_()
+    path = tmp_path / 'odc.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    name = f'odc_quickstart-{digest}.pth'
+    with serve_files({'/' + name: path.read_bytes()}) as url:
+        loaded = load_embedding_model(f'{url}/{name}', QUICKSTART)
+        with pytest.raises(ValueError, match='weights of no mmodc model-zoo '
+                           'entry.*pass --config'):
+            load_embedding_model(f'{url}/{name}')
+    assert torch.equal(loaded.head.fc_cls.weight, model.head.fc_cls.weight)
+    assert list((tmp_path / 'torch_home').rglob(name))  # downloaded there
