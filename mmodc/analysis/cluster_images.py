@@ -23,7 +23,7 @@ from mmengine.logging import MMLogger
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from mmodc.apis.inference import build_test_pipeline
+from mmodc.apis.inference import batch_statistics_norms, build_test_pipeline
 from mmodc.apis.model_hub import (
     get_model,
     get_model_info,
@@ -142,11 +142,7 @@ def feature_forward(model: nn.Module, feature: str):
         raise ValueError(f'feature={feature!r}; use one of {FEATURES}.')
     if feature == 'backbone':
         return lambda inputs: pool_last_stage(model.backbone(inputs))
-    batch_norms = [
-        name for name, module in model.neck.named_modules()
-        if isinstance(module, nn.modules.batchnorm._BatchNorm)
-        and not module.track_running_stats
-    ]
+    batch_norms = batch_statistics_norms(model.neck)
     if batch_norms:
         raise ValueError(
             f'the neck normalises with the statistics of each batch '
@@ -315,6 +311,23 @@ def training_image_paths(cfg: Config, folder: str) -> List[str]:
     dataset = DATASETS.build(dataset_cfg)
     return [osp.relpath(dataset.get_data_info(i)['img_path'], folder)
             for i in range(len(dataset))]
+
+
+def label_ids(labels: Dict[str, str],
+              paths: Sequence[str]) -> Tuple[List[str], np.ndarray]:
+    """Class names (sorted) and each image's class id (-1: no label).
+
+    Args:
+        labels (dict[str, str]): Labels by image path.
+        paths (Sequence[str]): The images.
+
+    Returns:
+        tuple[list[str], np.ndarray]: The names and ``N`` int64 ids.
+    """
+    names = sorted(set(labels.values()))
+    ids = {name: index for index, name in enumerate(names)}
+    return names, np.array([ids.get(labels.get(path), -1) for path in paths],
+                           dtype=np.int64)
 
 
 def read_labels(path: str, images: Sequence[str]) -> Dict[str, str]:
@@ -602,11 +615,7 @@ class ClusterImages:
         figures = [('Map, by cluster', 'map_clusters.png')]
         if labels is None:
             return figures
-        names = sorted(set(labels.values()))
-        class_ids = np.array([
-            names.index(labels[path]) if path in labels else -1
-            for path in data.paths
-        ])
+        names, class_ids = label_ids(labels, data.paths)
         labelled = class_ids >= 0
         summary['labelled_images'] = int(labelled.sum())
         summary['metrics'] = clustering_scores(class_ids[labelled],

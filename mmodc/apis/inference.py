@@ -151,6 +151,23 @@ def default_pools(backbone: nn.Module, levels: Sequence[int]) -> PoolsArg:
     return [dict(output_size=1)] * len(levels)
 
 
+def batch_statistics_norms(module: nn.Module) -> List[str]:
+    """Names of the BatchNorm layers that normalise with the statistics of
+    each batch (``track_running_stats=False``), even in eval mode.
+
+    Args:
+        module (nn.Module): E.g. a model's neck.
+
+    Returns:
+        list[str]: The layers' names.
+    """
+    return [
+        name for name, layer in module.named_modules()
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm)
+        and not layer.track_running_stats
+    ]
+
+
 def check_batch_statistics(model: BaseModel, batch_size: int) -> None:
     """Refuse one image for a neck that normalises with batch statistics.
 
@@ -158,11 +175,7 @@ def check_batch_statistics(model: BaseModel, batch_size: int) -> None:
         model (BaseModel): The model.
         batch_size (int): Number of images.
     """
-    batch_norms = [
-        name for name, module in model.neck.named_modules()
-        if isinstance(module, nn.BatchNorm1d)
-        and not module.track_running_stats
-    ]
+    batch_norms = batch_statistics_norms(model.neck)
     if batch_norms and batch_size < 2:
         raise ValueError(
             f'the neck of {model.cfg.filename} normalises with the '
