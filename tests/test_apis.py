@@ -9,13 +9,12 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-import yaml
 from conftest import FASHION_MNIST, REPO
 from http_files import serve_files
 from mmengine.dataset import default_collate
 from mmpretrain.datasets.transforms import PackInputs
 from mmpretrain.models.backbones import ResNet
-from tiny_setup import read_model_index
+from tiny_setup import read_model_index, write_index
 
 from mmodc.apis import (
     get_model,
@@ -153,19 +152,6 @@ def test_downloaded_checkpoints_hold_only_tensors(tmp_path: Path) -> None:
     loaded = get_model(FASHION_ODC, pretrained=str(cached),
                        memory_bank=dict(length=1000))
     assert torch.equal(loaded.head.fc_cls.weight, state['head.fc_cls.weight'])
-
-
-def write_index(index: Path, name: str, weights: str) -> None:
-    """A model index with one model, its config linked from the repo."""
-    config = f'configs/selfsup/odc/{name}.py'
-    (index.parent / 'configs').mkdir(parents=True)
-    (index.parent / 'configs' / 'selfsup').symlink_to(
-        Path(REPO, 'configs', 'selfsup'))
-    (index.parent / 'configs' / '_base_').symlink_to(
-        Path(REPO, 'configs', '_base_'))
-    metafile = dict(Models=[dict(Name=name, Config=config, Weights=weights)])
-    (index.parent / 'metafile.yml').write_text(yaml.safe_dump(metafile))
-    index.write_text(yaml.safe_dump(dict(Import=['metafile.yml'])))
 
 
 def test_sobel_backbone_only_file_loads(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import torch
 from conftest import FASHION_MNIST, QUICKSTART, REPO
 from PIL import Image
 from tiny_setup import FOLDER_TRAIN_OPTIONS as TRAIN_OPTIONS
-from tiny_setup import clean_env, write_images
+from tiny_setup import clean_env, write_images, write_index
 
 from mmodc.clustering.neighbours import (
     nearest_neighbours,
@@ -460,12 +460,57 @@ def test_clusters_from_the_odc_memory(trained, tmp_path):
     assert 'cluster with k-means instead' in refused.stderr
 
 
+def test_clusters_from_the_deepcluster_head(tmp_path):
+    """--train a DeepCluster image-folder config, then --clusters head:
+    every image's cluster is the class that inference_model gives it
+    alone, K is the head's, centroids are the mean embeddings."""
+    from mmodc.analysis.cluster_images import load_embedding_model
+    from mmodc.apis import inference_model
+    folder = tmp_path / 'images'
+    write_images(folder, 120, seed=5)
+    out = tmp_path / 'out'
+    config = os.path.join(
+        REPO, 'configs', 'selfsup', 'deepcluster',
+        'deepcluster_resnet18-w16_1xb256-steplr-8e_image-folder.py')
+    result = run_tool(
+        str(folder), '--work-dir', str(out), '--train', config,
+        '--clusters', 'head', '--num-workers', '0', '--map-points', '60',
+        '--cfg-options', 'train_cfg.max_epochs=1',
+        'train_dataloader.batch_size=32', 'train_dataloader.num_workers=0',
+        'custom_hooks.0.extract_dataloader.num_workers=0',
+        'custom_hooks.2.dataloader.num_workers=0')
+    model = load_embedding_model(str(out / 'train' / 'epoch_1.pth'))
+    rows = read_rows(out / 'assignments.csv')
+    assert len(rows) == 120
+    expected = [int(inference_model(model, str(folder / row['path']))
+                    ['cluster']) for row in rows]
+    clusters = np.array([int(row['cluster']) for row in rows])
+    assert clusters.tolist() == expected
+    centroids = np.load(out / 'centroids.npy')
+    assert len(centroids) == model.head.num_classes == 10
+    embeddings = np.load(out / 'embeddings.npy')
+    for cluster in np.unique(clusters):
+        np.testing.assert_allclose(
+            centroids[cluster], embeddings[clusters == cluster].mean(0),
+            atol=1e-5)
+    assert 'classes predicted by the cluster head' in (
+        out / 'report' / 'index.html').read_text()
+    assert f'images in {len(centroids)} clusters' in result.stdout
+    refused = run_tool(str(folder), '--work-dir', str(tmp_path / 'o'),
+                       '--checkpoint', str(out / 'train' / 'epoch_1.pth'),
+                       '--clusters', 'head', '--k', '3', check=False)
+    assert refused.returncode != 0
+    assert '--clusters head uses its own number of clusters' in (
+        refused.stderr)
+
+
 def test_checkpoint_by_url_with_and_without_a_config(tmp_path,
                                                       monkeypatch):
     """A URL (served on 127.0.0.1; weights only, so no saved config):
     with --config it is downloaded and loaded; without, the tool looks for
     the zoo entry with those weights and says to pass --config when none
-    has them."""
+    has them; a zoo entry with those weights loads by its name and gives
+    its config to the bare URL."""
     import hashlib
 
     from http_files import serve_files
@@ -485,5 +530,23 @@ def test_checkpoint_by_url_with_and_without_a_config(tmp_path,
         with pytest.raises(ValueError, match='weights of no mmodc model-zoo '
                            'entry.*pass --config'):
             load_embedding_model(f'{url}/{name}')
-    assert torch.equal(loaded.head.fc_cls.weight, model.head.fc_cls.weight)
+        by_zoo = zoo_loaded(tmp_path, monkeypatch, f'{url}/{name}')
+    for other in (loaded, *by_zoo):
+        assert torch.equal(other.head.fc_cls.weight, model.head.fc_cls.weight)
     assert list((tmp_path / 'torch_home').rglob(name))  # downloaded there
+
+
+def zoo_loaded(tmp_path, monkeypatch, url: str) -> list:
+    """The model loaded by its model-zoo name, and by its URL without a
+    config, from an index whose entry has the weights ``url``."""
+    from mmodc.analysis.cluster_images import load_embedding_model
+    from mmodc.apis import model_hub
+    name = Path(QUICKSTART).stem
+    index = tmp_path / 'index' / 'model-index.yml'
+    write_index(index, name, url)
+    monkeypatch.setattr(model_hub, 'model_index_path', lambda: index)
+    model_hub._models_by_name.cache_clear()
+    try:
+        return [load_embedding_model(name), load_embedding_model(url)]
+    finally:
+        model_hub._models_by_name.cache_clear()

@@ -203,3 +203,23 @@ def read_model_index(root: Path) -> Dict[str, dict]:
         for metafile in index['Import']
         for model in yaml.safe_load((root / metafile).read_text())['Models']
     }
+
+
+def write_index(index: Path, name: str, weights: str) -> None:
+    """A model index with one model, its config linked from the repo.
+
+    Args:
+        index (Path): The ``model-index.yml`` to write (its folder gets
+            the metafile and links to the repository's configs).
+        name (str): An ODC model of ``configs/selfsup/odc/``.
+        weights (str): Its weights URL.
+    """
+    config = f'configs/selfsup/odc/{name}.py'
+    (index.parent / 'configs').mkdir(parents=True)
+    (index.parent / 'configs' / 'selfsup').symlink_to(
+        Path(REPO_ROOT, 'configs', 'selfsup'))
+    (index.parent / 'configs' / '_base_').symlink_to(
+        Path(REPO_ROOT, 'configs', '_base_'))
+    metafile = dict(Models=[dict(Name=name, Config=config, Weights=weights)])
+    (index.parent / 'metafile.yml').write_text(yaml.safe_dump(metafile))
+    index.write_text(yaml.safe_dump(dict(Import=['metafile.yml'])))

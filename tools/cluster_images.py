@@ -4,7 +4,7 @@ Usage::
 
     python tools/cluster_images.py FOLDER --work-dir OUT
         (--checkpoint CKPT [--config CONFIG] | --train CONFIG)
-        [--k K | --clusters memory] [--labels CSV]
+        [--k K | --clusters {memory,head}] [--labels CSV]
         [--feature {backbone,neck}]
         [--duplicate-threshold T] [--copy] [--strict]
         [--batch-size B] [--num-workers N] [--map-points N] [--seed S]
@@ -22,8 +22,10 @@ OUT/train) and clusters with the trained model.
 Every image is embedded (L2-normalised; the pooled last backbone stage by
 default), clustered by faiss k-means (K defaults to images / 1000 within
 10..10000, as training does; --clusters memory takes the pseudo-labels of
-the ODC memory instead, for a checkpoint trained on FOLDER, with the mean
-embedding of each cluster as its centroid), and OUT receives:
+the ODC memory instead, for a checkpoint trained on FOLDER; --clusters head
+the class that the model's cluster head predicts, on any folder: the
+clusters of the training's last pseudo-labels, for ODC and DeepCluster; both
+with the mean embedding of each cluster as its centroid), and OUT receives:
 
   assignments.csv       path, cluster, similarity to the centroid, rank in
                         the cluster (1: most typical), 5 nearest images
@@ -75,9 +77,11 @@ def parse_args():
         'in the checkpoint)')
     parser.add_argument('--k', type=int, help='number of clusters')
     parser.add_argument(
-        '--clusters', choices=['kmeans', 'memory'], default='kmeans',
-        help='faiss k-means on the embeddings (default), or the pseudo-'
-        'labels in the memory of an ODC checkpoint trained on FOLDER')
+        '--clusters', choices=['kmeans', 'memory', 'head'], default='kmeans',
+        help='faiss k-means on the embeddings (default), the pseudo-'
+        'labels in the memory of an ODC checkpoint trained on FOLDER, or '
+        "the class predicted by the model's cluster head (ODC or "
+        'DeepCluster, any folder)')
     parser.add_argument('--labels', help='CSV of path,label to score with')
     parser.add_argument(
         '--feature', choices=['backbone', 'neck'], default='backbone',
@@ -112,8 +116,8 @@ def parse_args():
                     'config itself).')
     if args.cfg_options and not args.train:
         usage_error('--cfg-options goes with --train.')
-    if args.k is not None and args.clusters == 'memory':
-        usage_error('--clusters memory uses the memory\'s number of '
+    if args.k is not None and args.clusters != 'kmeans':
+        usage_error(f'--clusters {args.clusters} uses its own number of '
                     'clusters; leave out --k.')
     if args.k is not None and args.k < 1:
         usage_error(f'--k {args.k}: give a positive number of clusters.')

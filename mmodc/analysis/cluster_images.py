@@ -60,9 +60,10 @@ from .html_gallery import GalleryContent, HtmlGallery
 FEATURES = ('backbone', 'neck')
 NUM_NEIGHBOURS = 5
 #: Where the clusters come from.
-CLUSTER_SOURCES = ('kmeans', 'memory')
+CLUSTER_SOURCES = ('kmeans', 'memory', 'head')
 CLUSTER_SOURCE_NAMES = dict(kmeans='faiss k-means on the embeddings',
-                            memory='pseudo-labels of the ODC memory')
+                            memory='pseudo-labels of the ODC memory',
+                            head='classes predicted by the cluster head')
 
 
 @dataclass
@@ -75,11 +76,14 @@ class FolderEmbeddings:
         unreadable (list[tuple[str, str]]): ``(path, reason)`` of every
             file that was not embedded.
         seconds (float): Time of decoding and embedding.
+        head_clusters (np.ndarray, optional): ``N`` int64 classes that the
+            model's cluster head predicts, when asked for.
     """
     paths: List[str]
     embeddings: np.ndarray
     unreadable: List[Tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.
+    head_clusters: Optional[np.ndarray] = None
 
 
 def load_embedding_model(checkpoint: str,
@@ -128,28 +132,41 @@ def _saved_config(path: str) -> Config:
     return Config.fromstring(meta['cfg'], '.py')
 
 
-def feature_forward(model: nn.Module, feature: str):
-    """The function from preprocessed inputs to the chosen features.
+def feature_forward(model: nn.Module, feature: str,
+                    with_head: bool = False):
+    """The function from preprocessed inputs to the chosen features (and
+    the cluster head's predicted classes).
 
     Args:
         model (nn.Module): An ODC or DeepCluster model.
         feature (str): One of :data:`FEATURES`.
+        with_head (bool): Also predict each image's class with the
+            model's cluster head (on the neck's embedding).
 
     Returns:
-        Callable[[torch.Tensor], torch.Tensor]: ``B x d`` features.
+        Callable[[torch.Tensor], tuple]: ``B x d`` features and ``B``
+        classes (None without ``with_head``).
     """
     if feature not in FEATURES:
         raise ValueError(f'feature={feature!r}; use one of {FEATURES}.')
-    if feature == 'backbone':
-        return lambda inputs: pool_last_stage(model.backbone(inputs))
     batch_norms = batch_statistics_norms(model.neck)
-    if batch_norms:
+    if batch_norms and (feature == 'neck' or with_head):
         raise ValueError(
             f'the neck normalises with the statistics of each batch '
             f'({", ".join(batch_norms)} keeps no running statistics), so '
             'its embedding of an image depends on the other images; use '
-            '--feature backbone.')
-    return model.extract_feat
+            '--feature backbone with k-means clusters.')
+
+    def forward(inputs: torch.Tensor
+                ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        stages = model.backbone(inputs)
+        neck = (model.neck(stages)[-1].flatten(1)
+                if feature == 'neck' or with_head else None)
+        features = pool_last_stage(stages) if feature == 'backbone' else neck
+        classes = model.head(neck).argmax(1) if with_head else None
+        return features, classes
+
+    return forward
 
 
 def folder_loader(model: nn.Module, listing: ImageListing,
@@ -209,7 +226,8 @@ def embed_folder(model: nn.Module,
                  feature: str = 'backbone',
                  batch_size: int = 64,
                  num_workers: int = 0,
-                 strict: bool = False) -> FolderEmbeddings:
+                 strict: bool = False,
+                 with_head: bool = False) -> FolderEmbeddings:
     """Decode and embed every image of a listing, with a progress bar.
 
     Args:
@@ -220,14 +238,16 @@ def embed_folder(model: nn.Module,
         num_workers (int): DataLoader processes decoding images.
         strict (bool): Stop at the first file that cannot be read
             (:class:`UnreadableImageError`) instead of listing it.
+        with_head (bool): Also keep the cluster head's predicted classes
+            (``head_clusters``).
 
     Returns:
         FolderEmbeddings: The readable images and their embeddings.
     """
     start = time.perf_counter()
     loader = folder_loader(model, listing, batch_size, num_workers)
-    forward = feature_forward(model, feature)
-    rows, indices, unreadable = [], [], []
+    forward = feature_forward(model, feature, with_head)
+    rows, classes, indices, unreadable = [], [], [], []
     for batch, batch_indices, errors in tqdm(
             loader, desc='embedding', unit='batch', leave=False):
         for index, reason in errors:
@@ -239,7 +259,9 @@ def embed_folder(model: nn.Module,
             unreadable.append((listing.images[index], reason))
         if batch is not None:
             inputs = model.data_preprocessor(batch, False)['inputs']
-            rows.append(forward(inputs).flatten(1).float().cpu())
+            features, predicted = forward(inputs)
+            rows.append(features.flatten(1).float().cpu())
+            classes.append(predicted.cpu() if with_head else None)
             indices.append(batch_indices)
     if not rows:
         raise ValueError(
@@ -248,8 +270,9 @@ def embed_folder(model: nn.Module,
             f'{unreadable[0][1]}).')
     embeddings = unit_rows(torch.cat(rows).numpy())
     paths = [listing.images[i] for i in torch.cat(indices).tolist()]
+    head_clusters = torch.cat(classes).numpy() if with_head else None
     return FolderEmbeddings(paths, embeddings, unreadable,
-                            time.perf_counter() - start)
+                            time.perf_counter() - start, head_clusters)
 
 
 def memory_clusters(model: nn.Module, folder: str,
@@ -384,8 +407,10 @@ class ClusterImages:
         seed (int): Seed of k-means, the map and the calibration batches.
         model_name (str): How the report names the model.
         clusters_from (str): ``'kmeans'`` (faiss k-means on the
-            embeddings) or ``'memory'`` (the pseudo-labels in the ODC
-            memory of a checkpoint trained on this folder).
+            embeddings), ``'memory'`` (the pseudo-labels in the ODC
+            memory of a checkpoint trained on this folder) or ``'head'``
+            (the class that the model's cluster head predicts, any folder:
+            the clusters of the training's last labels).
         calibrate_bn_batches (int): Recompute the BatchNorm running
             statistics over this many random batches of the folder first
             (0: keep the checkpoint's; mmodc's training saves calibrated
@@ -419,9 +444,9 @@ class ClusterImages:
         if clusters_from not in CLUSTER_SOURCES:
             raise ValueError(f'clusters_from={clusters_from!r}; use one of '
                              f'{CLUSTER_SOURCES}.')
-        if clusters_from == 'memory' and num_clusters is not None:
-            raise ValueError('the memory has its own number of clusters; '
-                             'give no K with clusters from the memory.')
+        if clusters_from != 'kmeans' and num_clusters is not None:
+            raise ValueError(f'the {clusters_from} has its own number of '
+                             'clusters; give no K with clusters from it.')
         self.clusters_from = clusters_from
         self.model_name = model_name
         self.seconds: Dict[str, float] = {}
@@ -443,7 +468,8 @@ class ClusterImages:
                         listing, self.calibrate_bn_batches, self.batch_size,
                         self.num_workers, self.seed)
         data = embed_folder(self.model, listing, self.feature,
-                            self.batch_size, self.num_workers, self.strict)
+                            self.batch_size, self.num_workers, self.strict,
+                            with_head=self.clusters_from == 'head')
         self.seconds['embed'] = data.seconds
         unreadable = data.unreadable + [
             (loop, 'symbolic link loop: folder not entered')
@@ -527,7 +553,12 @@ class ClusterImages:
     def _cluster(self, data: FolderEmbeddings
                  ) -> Tuple[np.ndarray, np.ndarray]:
         """Cluster ids and centroids: faiss k-means, or the ODC memory's
-        pseudo-labels with the mean embedding of each."""
+        pseudo-labels or the head's classes with the mean embedding of
+        each."""
+        if self.clusters_from == 'head':
+            return data.head_clusters, cluster_means(
+                data.embeddings, data.head_clusters,
+                self.model.head.num_classes)
         if self.clusters_from == 'memory':
             clusters = memory_clusters(self.model, self.folder, data.paths)
             return clusters, cluster_means(
