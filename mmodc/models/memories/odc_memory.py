@@ -78,7 +78,8 @@ class ODCMemory(BaseModule):
         length (int): Number of samples ``N`` (the training set's length).
         feat_dim (int): Feature dimension ``d``.
         momentum (float): Weight ``m`` of the new feature in the update
-            ``normalise((1 - m) * bank + m * feature)``. Defaults to 0.5.
+            ``normalise((1 - m) * bank + m * feature)`` (the new feature
+            where the two cancel out). Defaults to 0.5.
         num_classes (int): Number of clusters ``K``. Defaults to 10000.
         min_cluster (int): Clusters with fewer samples are dissolved by
             :meth:`deal_with_small_clusters`. Defaults to 20.
@@ -224,14 +225,23 @@ class ODCMemory(BaseModule):
         features = features / norms.clamp(min=1e-12)  # as F.normalize
         idx, features = self._last_occurrence(idx, features)
         old_features = self.feature_bank[idx]
-        new_features = F.normalize(
-            torch.lerp(old_features, features, self.momentum), dim=1)
+        new_features = self._blend(old_features, features)
         old_labels = self.label_bank[idx]
         new_labels = self.assign(new_features)
         self._move(old_features, old_labels, new_features, new_labels)
         self.feature_bank[idx] = new_features
         self.label_bank[idx] = new_labels
         return (new_labels != old_labels).float().mean()
+
+    def _blend(self, old_features: torch.Tensor,
+               features: torch.Tensor) -> torch.Tensor:
+        """``normalise((1 - m) * old + m * new)`` for unit rows; where the
+        two cancel out (opposite rows, ``m = 0.5``) the new row is kept, so
+        no bank row becomes zero."""
+        mixed = torch.lerp(old_features, features, self.momentum)
+        norms = torch.linalg.vector_norm(mixed, dim=1, keepdim=True)
+        return torch.where(norms > 1e-6, mixed / norms.clamp(min=1e-12),
+                           features)
 
     @staticmethod
     def _last_occurrence(idx: torch.Tensor, features: torch.Tensor):
