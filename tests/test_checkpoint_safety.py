@@ -59,6 +59,21 @@ def test_saving_leaves_no_partial_files(two_epochs):
         check_complete(osp.join(work_dir, f'epoch_{epoch}.pth'))
 
 
+def test_old_checkpoints_are_removed_beyond_max_keep(two_epochs, tmp_path):
+    """Resumed with max_keep_ckpts=1 for a third epoch, only epoch_3.pth
+    stays (the deque MMEngine bounds would forget ids without removing
+    their files)."""
+    work_dir = str(tmp_path / 'run')
+    shutil.copytree(two_epochs['work_dir'], work_dir)
+    run_train(two_epochs['config'], work_dir, '--resume', '--cfg-options',
+              'train_cfg.max_epochs=3',
+              'default_hooks.checkpoint.max_keep_ckpts=1')
+    assert sorted(name for name in os.listdir(work_dir)
+                  if name.endswith('.pth')) == ['epoch_3.pth']
+    saved = torch.load(osp.join(work_dir, 'epoch_3.pth'), weights_only=False)
+    assert saved['message_hub']['runtime_info']['keep_ckpt_ids'][-1] == 3
+
+
 @pytest.mark.parametrize('damage', ['truncated', 'empty'])
 def test_resume_skips_an_incomplete_newest_checkpoint(two_epochs, tmp_path,
                                                       damage):

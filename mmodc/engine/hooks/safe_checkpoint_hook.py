@@ -1,6 +1,7 @@
 """SafeCheckpointHook: checkpoints that a crash cannot leave half written."""
 import os
 import os.path as osp
+from collections import deque
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
@@ -29,9 +30,18 @@ class SafeCheckpointHook(CheckpointHook):
     (``backend_args``, remote ``out_dir``) are saved as MMEngine does.
     """
 
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if self.max_keep_ckpts > 0:
+            # MMEngine bounds this deque, so an append would forget the
+            # oldest id without removing its file; here ids leave the deque
+            # only when their file is removed
+            self.keep_ckpt_ids = deque(self.keep_ckpt_ids)
+
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         if self.backend_args or '://' in str(self.out_dir):
             return super()._save_checkpoint_with_step(runner, step, meta)
+        self._remember_checkpoint(runner, step)
         filename = self.filename_tmpl.format(step)
         partial = f'.{filename}.tmp'
         self.last_ckpt = osp.join(self.out_dir, filename)
@@ -42,26 +52,39 @@ class SafeCheckpointHook(CheckpointHook):
             save_param_scheduler=self.save_param_scheduler, meta=meta,
             by_epoch=self.by_epoch, backend_args=self.backend_args,
             **self.args)
-        if not is_main_process():
-            return
-        replace_atomically(osp.join(self.out_dir, partial), self.last_ckpt)
-        pointer = osp.join(runner.work_dir, POINTER)
-        with open(f'{pointer}.tmp', 'w') as file:
-            file.write(self.last_ckpt)
-        replace_atomically(f'{pointer}.tmp', pointer)
-        self._forget_old_checkpoints(runner, step)
+        if is_main_process():
+            replace_atomically(osp.join(self.out_dir, partial),
+                               self.last_ckpt)
+            self._point_at_last_checkpoint(runner)
+        self._forget_old_checkpoints(runner)
 
-    def _forget_old_checkpoints(self, runner, step: int) -> None:
-        """Remove the checkpoints beyond ``max_keep_ckpts`` (after the new
-        one is complete and pointed at)."""
+    def _remember_checkpoint(self, runner, step: int) -> None:
+        """Add ``step`` to the kept checkpoints before saving, so that the
+        checkpoint lists itself (a resume then removes what is beyond
+        ``max_keep_ckpts``, if a crash came before this hook did)."""
         if self.max_keep_ckpts <= 0:
             return
         if not self.keep_ckpt_ids or self.keep_ckpt_ids[-1] != step:
             self.keep_ckpt_ids.append(step)
+        runner.message_hub.update_info('keep_ckpt_ids',
+                                       list(self.keep_ckpt_ids))
+
+    def _point_at_last_checkpoint(self, runner) -> None:
+        """Write ``last_checkpoint`` (to a temporary file, renamed)."""
+        pointer = osp.join(runner.work_dir, POINTER)
+        with open(f'{pointer}.tmp', 'w') as file:
+            file.write(self.last_ckpt)
+        replace_atomically(f'{pointer}.tmp', pointer)
+
+    def _forget_old_checkpoints(self, runner) -> None:
+        """Remove the checkpoints beyond ``max_keep_ckpts`` (after the new
+        one is complete and pointed at; files on the main process only)."""
+        if self.max_keep_ckpts <= 0:
+            return
         while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
             old = osp.join(self.out_dir, self.filename_tmpl.format(
                 self.keep_ckpt_ids.popleft()))
-            if osp.isfile(old):
+            if is_main_process() and osp.isfile(old):
                 os.remove(old)
         runner.message_hub.update_info('keep_ckpt_ids',
                                        list(self.keep_ckpt_ids))
