@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import REPO, shrink_config
+from mmengine.config import Config
 
 from mmodc.engine.checkpoints import (
     IncompleteCheckpointError,
@@ -118,6 +119,55 @@ def test_resume_from_a_bad_path_names_it(two_epochs, tmp_path):
                            '--resume', str(path), check=False)
         assert result.returncode != 0
         assert f'checkpoint {path}: {reason}' in result.stderr
+
+
+DEEPCLUSTER = osp.join(REPO, 'configs', 'selfsup', 'deepcluster',
+                       'deepcluster_resnet18-w16_1xb256-steplr-8e_'
+                       'fashionmnist.py')
+
+
+def narrower_features(cfg):
+    cfg.model.neck.out_channels = cfg.model.memory_bank.feat_dim = 64
+    cfg.model.head.in_channels = 64
+
+
+INCOMPATIBLE = {
+    'other K': (dict(num_clusters=8), [
+        'model.memory_bank.num_classes: 6 in the checkpoint, 8 in this run',
+        'model.head.num_classes: 6 in the checkpoint, 8 in this run']),
+    'other feature dim': (dict(tweak=narrower_features), [
+        'model.memory_bank.feat_dim: 128 in the checkpoint, 64 in this run',
+        'model.head.in_channels: 128 in the checkpoint, 64 in this run']),
+    'other dataset length': (dict(num_images=100), [
+        'model.memory_bank.length: 120 in the checkpoint, 100 in this run']),
+    'other algorithm': (dict(config=DEEPCLUSTER), [
+        'model.type: ODC in the checkpoint, DeepCluster in this run']),
+}
+
+
+@pytest.mark.parametrize('change', INCOMPATIBLE)
+def test_resume_refuses_a_checkpoint_of_an_incompatible_run(
+        two_epochs, tmp_path, quickstart_cfg, change):
+    """Resuming the ODC run (K 6, 120 images, 128-d features) with a config
+    that changes one of them names the file, the field and both values."""
+    settings, expected = INCOMPATIBLE[change]
+    base = (Config.fromfile(settings['config']) if 'config' in settings
+            else quickstart_cfg)
+    cfg = shrink_config(base, num_images=settings.get('num_images', 120),
+                        num_clusters=settings.get('num_clusters', 6),
+                        batch_size=20, work_dir=str(tmp_path / 'run'))
+    settings.get('tweak', lambda cfg: None)(cfg)
+    config = str(tmp_path / 'changed.py')
+    cfg.dump(config)
+    checkpoint = osp.join(two_epochs['work_dir'], 'epoch_2.pth')
+    result = run_train(config, str(tmp_path / 'run'), '--resume', checkpoint,
+                       check=False)
+    assert result.returncode != 0
+    assert (f'cannot resume from {checkpoint}: it was saved by an '
+            'incompatible run') in result.stderr, result.stderr[-2000:]
+    for line in expected:
+        assert line in result.stderr, result.stderr[-2000:]
+    assert 'start a new run in another --work-dir' in result.stderr
 
 
 def test_check_complete_finds_damage_inside(tmp_path):

@@ -236,10 +236,11 @@ def build_runner(cfg: Config) -> Any:
     or MMEngine's :class:`~mmengine.runner.Runner`, after putting
     ``image_folder`` into an image-folder config's datasets, replacing
     the config's ``'auto'`` sizes by those of its training set and, when
-    resuming, choosing the newest complete checkpoint
-    (:func:`mmodc.engine.resolve_image_folder`,
+    resuming, choosing the newest complete checkpoint and refusing one of
+    an incompatible run (:func:`mmodc.engine.resolve_image_folder`,
     :func:`mmodc.engine.resolve_data_sizes`,
-    :func:`mmodc.engine.checkpoints.resolve_resume_checkpoint`).
+    :func:`mmodc.engine.checkpoints.resolve_resume_checkpoint`,
+    :func:`mmodc.engine.checkpoints.check_resume_compatible`).
 
     Args:
         cfg (mmengine.Config): The complete config.
@@ -249,13 +250,24 @@ def build_runner(cfg: Config) -> Any:
     """
     from mmengine.runner import Runner
 
-    from mmodc.engine import resolve_data_sizes, resolve_image_folder
-    from mmodc.engine.checkpoints import resolve_resume_checkpoint
+    from mmodc.engine import (
+        resolve_data_sizes,
+        resolve_image_folder,
+        unwrap_model,
+    )
+    from mmodc.engine.checkpoints import (
+        check_resume_compatible,
+        resolve_resume_checkpoint,
+    )
     from mmodc.registry import RUNNERS
 
     resolve_image_folder(cfg)
     resolve_data_sizes(cfg)
     resolve_resume_checkpoint(cfg)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    runner = (RUNNERS.build(cfg)
+              if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    if cfg.get('resume') and cfg.get('load_from') and (
+            '://' not in cfg.load_from):
+        check_resume_compatible(unwrap_model(runner.model), cfg,
+                                cfg.load_from)
+    return runner

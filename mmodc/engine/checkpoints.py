@@ -10,17 +10,36 @@ import glob
 import os
 import os.path as osp
 import zipfile
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
+import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
+from torch import nn
 
 #: The file MMEngine's CheckpointHook writes with the newest checkpoint.
 POINTER = 'last_checkpoint'
 
 
+#: The config fields that set each dimension of a state-dict entry, to
+#: name them when a checkpoint does not fit the model.
+SIZE_FIELDS = {
+    'memory_bank.feature_bank':
+    ('model.memory_bank.length', 'model.memory_bank.feat_dim'),
+    'memory_bank.centroids':
+    ('model.memory_bank.num_classes', 'model.memory_bank.feat_dim'),
+    'head.fc_cls.weight': ('model.head.num_classes', 'model.head.in_channels'),
+    'head.fc_cls.bias': ('model.head.num_classes', ),
+}
+
+
 class IncompleteCheckpointError(OSError):
     """A checkpoint file that cannot be a complete checkpoint."""
+
+
+class IncompatibleCheckpointError(ValueError):
+    """A complete checkpoint of a run that the current one cannot go on
+    from (another algorithm, K, feature dimension or dataset length)."""
 
 
 def check_complete(path: str) -> None:
@@ -144,3 +163,75 @@ def replace_atomically(source: str, target: str) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def check_resume_compatible(model: nn.Module, cfg: Config, path: str) -> None:
+    """Refuse to resume ``model`` from a checkpoint of another kind of run.
+
+    MMEngine resumes with ``strict=False``: a checkpoint of another
+    algorithm, K, feature dimension or dataset length would load in part,
+    with warnings only. This compares the saved config's algorithm and the
+    saved tensors' shapes with the model's first (the file is memory-mapped,
+    not read).
+
+    Args:
+        model (nn.Module): The model about to be resumed (unwrapped).
+        cfg (Config): Its config.
+        path (str): A complete local checkpoint.
+
+    Raises:
+        IncompatibleCheckpointError: Naming the file, each config field
+            that differs with both values, and what to do.
+    """
+    checkpoint = torch.load(path, map_location='cpu', mmap=True,
+                            weights_only=False)
+    differences = _algorithm_difference(checkpoint, cfg)
+    differences.update(_size_differences(checkpoint['state_dict'],
+                                         model.state_dict()))
+    if not differences:
+        return
+    lines = ''.join(f'\n  {field}: {saved} in the checkpoint, {current} '
+                    'in this run' for field, (saved, current)
+                    in differences.items())
+    raise IncompatibleCheckpointError(
+        f'cannot resume from {path}: it was saved by an incompatible run:'
+        f'{lines}\nResume with the config and data of that run, or start a '
+        'new run in another --work-dir (without --resume).')
+
+
+def _algorithm_difference(checkpoint: dict, cfg: Config) -> Dict[str, tuple]:
+    """``{'model.type': (saved, current)}`` if the algorithms differ."""
+    saved_cfg = checkpoint.get('meta', {}).get('cfg')
+    if not saved_cfg:
+        return {}
+    try:
+        saved = Config.fromstring(saved_cfg, '.py').model.type
+    except (SyntaxError, AttributeError, KeyError):
+        return {}  # a config MMEngine cannot parse back: shapes only
+    current = cfg.model.type
+    return {} if saved == current else {'model.type': (saved, current)}
+
+
+def _size_differences(saved: dict, current: dict) -> Dict[str, tuple]:
+    """Config field (or state-dict key) -> (saved, current) size of every
+    tensor whose shape differs, and the model's tensors the checkpoint
+    lacks."""
+    differences = {}
+    for key in (key for key in current if key in saved):
+        old, new = saved[key].shape, current[key].shape
+        fields = SIZE_FIELDS.get(key)
+        if old == new:
+            continue
+        if fields is None or len(old) != len(fields):
+            differences[key] = (tuple(old), tuple(new))
+            continue
+        differences.update((field, (before, after))
+                           for field, before, after in zip(fields, old, new)
+                           if before != after)
+    missing = [key for key in current if key not in saved]
+    if missing:
+        shown = ', '.join(missing[:3])
+        if len(missing) > 3:
+            shown += f' and {len(missing) - 3} more'
+        differences['state_dict'] = (f'no {shown}', 'needed')
+    return differences
