@@ -200,10 +200,10 @@ def test_resume_on_a_changed_folder_says_what_differs(tmp_path):
     cfg = folder_config('odc', folder, tmp_path / 'work')
     cfg.train_cfg.max_epochs = 2
     cfg.resume = True
-    runner = load_runner_setup().build_runner(cfg)
-    with pytest.raises(ValueError, match=r"holds 300 samples \(memory_bank."
-                       r"feature_bank\) but this model's has 340"):
-        runner.train()
+    # refused when the runner is built, before anything loads
+    with pytest.raises(ValueError, match=r"model\.memory_bank\.length: 300 "
+                       r"in the checkpoint, 340 in this run"):
+        load_runner_setup().build_runner(cfg)
 
 
 GPU_FOLDER_CONFIGS = {
