@@ -1,5 +1,7 @@
 """The ODC vs DeepCluster comparison: both trained alike, one table."""
+import importlib.util
 import json
+import os.path as osp
 import subprocess
 import sys
 
@@ -91,3 +93,16 @@ def test_command_line_rejects_a_missing_config(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert f'config {tmp_path / "nope.py"} not found' in result.stderr
+
+
+def test_command_line_seed_sets_both_training_seeds():
+    spec = importlib.util.spec_from_file_location(
+        'compare_tool',
+        osp.join(REPO, 'tools', 'analysis', 'compare_odc_deepcluster.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    configs = [Config.fromfile(QUICKSTART),
+               Config.fromfile(DEEPCLUSTER_FMNIST)]
+    tool.set_training_seed(configs, 3)
+    for cfg in configs:
+        assert cfg.randomness == dict(seed=3, deterministic=False)

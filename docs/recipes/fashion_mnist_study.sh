@@ -14,6 +14,9 @@ DC=configs/selfsup/deepcluster/deepcluster_resnet18-w16_1xb256-steplr-8e_fashion
 SHORT="train_cfg.max_epochs=4 param_scheduler.0.milestones=[3]"
 ODC_PIPE=train_dataloader.dataset.pipeline
 DC_PIPE=train_dataloader.dataset.dataset.pipeline
+# the memory's centroids as a cosine classifier (temperature 0.1), signed
+# embeddings
+CENTROID="model.head.type=CentroidClsHead model.neck.final_relu=False"
 
 row() {  # row NAME CONFIG OPTIONS...  (NAME-seedN: with randomness.seed=N)
     local name=$1 config=$2
@@ -56,6 +59,17 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
         model.memory_bank.feat_dim=256 ;;
     odc4-batch128) row "$1" $ODC $SHORT train_dataloader.batch_size=128 \
         optim_wrapper.optimizer.lr=0.03 ;;
+    odc4-lr0.12-noreweight) row "$1" $ODC $SHORT \
+        optim_wrapper.optimizer.lr=0.12 custom_hooks.1.reweight=False ;;
+    odc4-wd5e-4) row "$1" $ODC $SHORT \
+        optim_wrapper.optimizer.weight_decay=5e-4 ;;
+    odc4-minc500) row "$1" $ODC $SHORT model.memory_bank.min_cluster=500 ;;
+    odc4-stride2221) row "$1" $ODC $SHORT "model.backbone.strides=(2,2,2,1)" ;;
+    odc4-centroid) row "$1" $ODC $SHORT $CENTROID ;;
+    odc4-centroid-t0.05) row "$1" $ODC $SHORT $CENTROID \
+        model.head.temperature=0.05 ;;
+    odc4-centroid-t0.2) row "$1" $ODC $SHORT $CENTROID \
+        model.head.temperature=0.2 ;;
     dc4-base) row "$1" $DC $SHORT ;;
     dc4-k10) row "$1" $DC $SHORT model.head.num_classes=10 \
         custom_hooks.0.clustering.k=10 ;;
@@ -70,7 +84,9 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
 
 ALL="odc4-base odc4-k10 odc4-k100 odc4-mom0.2 odc4-mom0.8 odc4-crop0.3
 odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03
-odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128 dc4-base dc4-k10
+odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128
+odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
+odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)

@@ -30,6 +30,7 @@ SIZE_FIELDS = {
     ('model.memory_bank.num_classes', 'model.memory_bank.feat_dim'),
     'head.fc_cls.weight': ('model.head.num_classes', 'model.head.in_channels'),
     'head.fc_cls.bias': ('model.head.num_classes', ),
+    'head.prototypes': ('model.head.num_classes', 'model.head.in_channels'),
 }
 
 

@@ -4,7 +4,7 @@ Usage::
 
     python tools/analysis/compare_odc_deepcluster.py [--work-dir DIR]
         [--odc-config FILE] [--deepcluster-config FILE]
-        [--kmeans-seeds N] [--knn-k K] [--num-workers N]
+        [--seed S] [--kmeans-seeds N] [--knn-k K] [--num-workers N]
 
 Both default configs use the same backbone, number of clusters, optimizer,
 schedule and images seen (8 epochs x 60,000). Writes ``comparison.md`` and
@@ -49,6 +49,11 @@ def parse_args() -> argparse.Namespace:
         default=osp.join(REPO, DEEPCLUSTER),
         help='DeepCluster config')
     parser.add_argument(
+        '--seed',
+        type=int,
+        help="training seed of both runs (randomness.seed; default: the "
+        "configs'); one work dir per seed gives the spread over seeds")
+    parser.add_argument(
         '--kmeans-seeds',
         type=int,
         default=3,
@@ -63,6 +68,18 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def set_training_seed(configs, seed: int) -> None:
+    """Give every config ``randomness.seed=seed``, keeping its other
+    randomness settings.
+
+    Args:
+        configs (Iterable[Config]): The configs to change in place.
+        seed (int): The training seed.
+    """
+    for cfg in configs:
+        cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+
+
 def main() -> None:
     """Train both, score both, print the table."""
     args = parse_args()
@@ -72,10 +89,13 @@ def main() -> None:
     for path in (args.odc_config, args.deepcluster_config):
         if not osp.isfile(path):
             sys.exit(f'compare_odc_deepcluster.py: config {path} not found.')
+    configs = dict(
+        ODC=Config.fromfile(args.odc_config),
+        DeepCluster=Config.fromfile(args.deepcluster_config))
+    if args.seed is not None:
+        set_training_seed(configs.values(), args.seed)
     comparison = AlgorithmComparison(
-        dict(
-            ODC=Config.fromfile(args.odc_config),
-            DeepCluster=Config.fromfile(args.deepcluster_config)),
+        configs,
         args.work_dir,
         kmeans_seeds=range(args.kmeans_seeds),
         knn_k=args.knn_k,

@@ -16,6 +16,7 @@ num_clusters = 'auto'
 
 model = dict(
     type='DeepCluster',
+    channels_last=True,  # faster on CPUs, as the ODC config
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='ClusterClsHead', in_channels=128, num_classes=num_clusters))

@@ -13,6 +13,9 @@ num_images = 60000
 
 model = dict(
     type='ODC',
+    # oneDNN runs channels-last convolutions faster on CPUs
+    # (benchmarks/train_step.py); the same results up to float rounding
+    channels_last=True,
     neck=dict(
         type='ODCNeck',
         in_channels=128,

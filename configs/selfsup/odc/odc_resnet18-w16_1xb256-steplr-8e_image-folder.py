@@ -21,6 +21,9 @@ num_clusters = 'auto'
 
 model = dict(
     type='ODC',
+    # oneDNN runs channels-last convolutions faster on CPUs
+    # (benchmarks/train_step.py); the same results up to float rounding
+    channels_last=True,
     neck=dict(
         type='ODCNeck',
         in_channels=128,

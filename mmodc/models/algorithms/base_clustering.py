@@ -21,6 +21,10 @@ class BaseClusteringModel(BaseModel):
         head (dict): Head config, e.g. :class:`ClusterClsHead`.
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): Initialisation config.
+        channels_last (bool): Keep the convolution weights and the input
+            images in the channels-last memory format, which oneDNN runs
+            faster on CPUs (``benchmarks/train_step.py``). The results are
+            the same up to float rounding. Defaults to False.
     """
 
     def __init__(self,
@@ -28,7 +32,8 @@ class BaseClusteringModel(BaseModel):
                  neck: dict,
                  head: dict,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 channels_last: bool = False) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='ClsDataPreprocessor')
         super().__init__(
@@ -36,6 +41,17 @@ class BaseClusteringModel(BaseModel):
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.head = MODELS.build(head)
+        self.memory_format = (torch.channels_last
+                              if channels_last else torch.contiguous_format)
+        self.to(memory_format=self.memory_format)
+
+    def init_weights(self) -> None:
+        """Initialise in the default memory format (random initialisers
+        fill memory in storage order: the same seed gives the same weights
+        in either format), then go back to the model's format."""
+        self.to(memory_format=torch.contiguous_format)
+        super().init_weights()
+        self.to(memory_format=self.memory_format)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """The features that are clustered and classified (neck output).
@@ -46,6 +62,7 @@ class BaseClusteringModel(BaseModel):
         Returns:
             torch.Tensor: ``B x d`` features.
         """
+        inputs = inputs.contiguous(memory_format=self.memory_format)
         return self.neck(self.backbone(inputs))[-1].flatten(1)
 
     def forward(self,

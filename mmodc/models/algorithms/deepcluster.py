@@ -27,6 +27,8 @@ class DeepCluster(BaseClusteringModel):
         head (dict): Head config, e.g. :class:`ClusterClsHead`.
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): Initialisation config.
+        channels_last (bool): Channels-last convolutions (see
+            :class:`BaseClusteringModel`). Defaults to False.
     """
 
     def __init__(self,
@@ -34,8 +36,10 @@ class DeepCluster(BaseClusteringModel):
                  neck: dict,
                  head: dict,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(backbone, neck, head, data_preprocessor, init_cfg)
+                 init_cfg: Optional[dict] = None,
+                 channels_last: bool = False) -> None:
+        super().__init__(backbone, neck, head, data_preprocessor, init_cfg,
+                         channels_last)
         self.register_buffer(
             'class_weights',
             torch.full((self.head.num_classes, ),

@@ -5,6 +5,7 @@ import torch
 from mmpretrain.structures import DataSample
 
 from mmodc.registry import MODELS
+from ..heads import CentroidClsHead
 from .base_clustering import BaseClusteringModel
 
 
@@ -21,10 +22,14 @@ class ODC(BaseClusteringModel):
     Args:
         backbone (dict): Backbone config (any MMPretrain backbone).
         neck (dict): Neck config, e.g. :class:`ODCNeck`.
-        head (dict): Head config, e.g. :class:`ClusterClsHead`.
+        head (dict): Head config: :class:`ClusterClsHead` (a linear layer,
+            the reference) or :class:`CentroidClsHead` (the memory's
+            centroids as a cosine classifier).
         memory_bank (dict): :class:`ODCMemory` config.
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): Initialisation config.
+        channels_last (bool): Channels-last convolutions (see
+            :class:`BaseClusteringModel`). Defaults to False.
     """
 
     def __init__(self,
@@ -33,8 +38,10 @@ class ODC(BaseClusteringModel):
                  head: dict,
                  memory_bank: dict,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(backbone, neck, head, data_preprocessor, init_cfg)
+                 init_cfg: Optional[dict] = None,
+                 channels_last: bool = False) -> None:
+        super().__init__(backbone, neck, head, data_preprocessor, init_cfg,
+                         channels_last)
         self.memory_bank = MODELS.build(memory_bank)
         if self.head.num_classes != self.memory_bank.num_classes:
             raise ValueError(
@@ -66,6 +73,8 @@ class ODC(BaseClusteringModel):
         idx = self._sample_indices(data_samples)
         embedding = self.extract_feat(inputs)
         labels = self.memory_bank.label_bank[idx].to(embedding.device)
+        if isinstance(self.head, CentroidClsHead):
+            self.head.set_prototypes(self.memory_bank.centroids)
         loss = self.head.loss(embedding, labels,
                               self.memory_bank.class_weights)
         change_ratio = self.memory_bank.update_samples_memory(

@@ -14,7 +14,8 @@ class ODCNeck(BaseModule):
     """The ODC neck: global average pool, fc, norm, ReLU, dropout, fc, ReLU.
 
     The output is non-negative because of the final ReLU, as in the
-    reference implementation.
+    reference implementation; ``final_relu=False`` leaves it signed (for a
+    cosine classifier such as :class:`CentroidClsHead`).
 
     Args:
         in_channels (int): Channels of the backbone's last stage.
@@ -26,6 +27,7 @@ class ODCNeck(BaseModule):
             ``None`` for none (useful where batch statistics must not mix
             samples). Defaults to BatchNorm1d without affine parameters.
         dropout (float): Dropout probability. Defaults to 0.5.
+        final_relu (bool): ReLU after the last fc. Defaults to True.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -37,6 +39,7 @@ class ODCNeck(BaseModule):
                  norm_cfg: Optional[dict] = dict(
                      type='BN1d', momentum=0.001, affine=False),
                  dropout: float = 0.5,
+                 final_relu: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.avgpool = nn.AdaptiveAvgPool2d(1) if with_avg_pool else None
@@ -47,6 +50,7 @@ class ODCNeck(BaseModule):
         self.relu = nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(p=dropout)
         self.fc1 = nn.Linear(hid_channels, out_channels)
+        self.final_relu = final_relu
 
     def forward(self, inputs: Tuple[torch.Tensor]) -> Tuple[torch.Tensor]:
         """Embed the last backbone output.
@@ -61,4 +65,5 @@ class ODCNeck(BaseModule):
         if self.avgpool is not None:
             x = self.avgpool(x)
         x = self.dropout(self.relu(self.bn0(self.fc0(x.flatten(1)))))
-        return (self.relu(self.fc1(x)), )
+        x = self.fc1(x)
+        return (self.relu(x) if self.final_relu else x, )
