@@ -410,3 +410,37 @@ def test_everything_stays_on_the_bank_device(device):
     train_steps(memory, 20, noise=5.0)
     for name, buffer in memory.named_buffers():
         assert buffer.device == device, name
+
+
+def test_match_clusters_keeps_the_reference_ids():
+    reference = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    # the same partition numbered otherwise, one sample moved
+    labels = torch.tensor([2, 2, 1, 0, 0, 1, 1, 1])
+    from mmodc.clustering import match_clusters
+    assert match_clusters(reference, labels, 3).tolist() == [
+        0, 0, 2, 1, 1, 2, 2, 2]
+
+
+def test_recluster_finds_the_clusters_and_keeps_their_ids():
+    """Three well separated groups labelled with 20 % noise: a fresh
+    k-means of the bank gives back the groups, under the ids the noisy
+    labels mostly gave them, with statistics and centroids to match."""
+    torch.manual_seed(0)
+    centres = F.normalize(torch.randn(3, 16), dim=1) * 3
+    truth = torch.arange(300) % 3
+    features = F.normalize(centres[truth] + 0.3 * torch.randn(300, 16),
+                           dim=1)
+    noisy = truth.clone()
+    flipped = torch.rand(300) < 0.2
+    noisy[flipped] = (truth[flipped] + 1) % 3
+    memory = ODCMemory(length=300, feat_dim=16, num_classes=3,
+                       min_cluster=5)
+    memory.init_memory(features, noisy)
+    changed = memory.recluster(seed=1)
+    assert torch.equal(memory.label_bank, truth)
+    assert changed == pytest.approx(float(flipped.float().mean()))
+    assert memory.cluster_counts.tolist() == [100, 100, 100]
+    for cluster in range(3):
+        torch.testing.assert_close(
+            memory.centroids[cluster],
+            memory.feature_bank[truth == cluster].mean(0))

@@ -102,3 +102,26 @@ def test_reweight_off_and_power_are_honoured(small_cfg):
     expected = 1 / memory.cluster_counts.double()
     torch.testing.assert_close(memory.class_weights.double(),
                                expected / expected.sum())
+
+
+def test_recluster_interval_reclusters_the_memory_each_epoch(
+        small_cfg, monkeypatch):
+    """With ``recluster_interval=1`` the memory is clustered afresh by
+    k-means after every epoch (seeds 1, 2, ...), and the run goes on with
+    consistent statistics."""
+    from mmodc.models.memories.odc_memory import ODCMemory
+    odc_hook = next(h for h in small_cfg.custom_hooks if h.type == 'ODCHook')
+    odc_hook.recluster_interval = 1
+    small_cfg.train_cfg.max_epochs = 2
+    seeds, recluster = [], ODCMemory.recluster
+
+    def recording(memory, seed=0):
+        seeds.append(seed)
+        return recluster(memory, seed)
+
+    monkeypatch.setattr(ODCMemory, 'recluster', recording)
+    memory = train(small_cfg).model.memory_bank
+    assert seeds == [1, 2]
+    torch.testing.assert_close(
+        memory.cluster_counts,
+        torch.bincount(memory.label_bank, minlength=memory.num_classes))

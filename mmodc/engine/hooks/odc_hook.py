@@ -23,6 +23,9 @@ class ODCHook(Hook):
     ``reweight`` is True, uniform otherwise; every ``evaluate_interval``
     iterations the cluster statistics are logged. Every
     ``save_labels_interval`` epochs the labels are saved to the work dir.
+    Every ``recluster_interval`` epochs (off by default; not in the
+    reference) the memory's features are clustered afresh by k-means
+    (:meth:`ODCMemory.recluster`), ids matched to the current labels.
 
     The memory is saved in checkpoints as buffers of the model; add
     :class:`RandomStatesHook` for an exact resume.
@@ -35,6 +38,9 @@ class ODCHook(Hook):
         reweight_pow (float): Exponent of the re-weighting. Defaults to 0.5.
         save_labels_interval (int, optional): Epochs between label dumps;
             None to never save. Defaults to 10.
+        recluster_interval (int, optional): Epochs between k-means
+            re-clusterings of the memory; None for never (the reference).
+            Defaults to None.
     """
 
     priority = 'NORMAL'
@@ -45,7 +51,8 @@ class ODCHook(Hook):
                  evaluate_interval: int = 50,
                  reweight: bool = True,
                  reweight_pow: float = 0.5,
-                 save_labels_interval: Optional[int] = 10) -> None:
+                 save_labels_interval: Optional[int] = 10,
+                 recluster_interval: Optional[int] = None) -> None:
         self.centroids_update_interval = centroids_update_interval
         self.deal_with_small_clusters_interval = \
             deal_with_small_clusters_interval
@@ -53,6 +60,7 @@ class ODCHook(Hook):
         self.reweight = reweight
         self.reweight_pow = reweight_pow
         self.save_labels_interval = save_labels_interval
+        self.recluster_interval = recluster_interval
 
     def after_train_iter(self,
                          runner,
@@ -72,6 +80,15 @@ class ODCHook(Hook):
             self._log_clusters(runner, memory, outputs)
 
     def after_train_epoch(self, runner) -> None:
+        if self.recluster_interval and self.every_n_epochs(
+                runner, self.recluster_interval):
+            memory = unwrap_model(runner.model).memory_bank
+            changed = memory.recluster(seed=runner.epoch + 1)
+            memory.update_class_weights(
+                self.reweight_pow if self.reweight else 0.)
+            runner.logger.info(
+                f'ODC: memory re-clustered by k-means after epoch '
+                f'{runner.epoch + 1}: {changed:.1%} of the labels changed')
         if (self.save_labels_interval
                 and self.every_n_epochs(runner, self.save_labels_interval)
                 and is_main_process()):

@@ -3,9 +3,10 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import is_main_process
 from mmengine.model import BaseModule
 
-from mmodc.clustering import split_in_two
+from mmodc.clustering import kmeans, match_clusters, split_in_two
 from mmodc.registry import MODELS
 from mmodc.utils import all_gather_cat, broadcast_, current_iteration
 from mmodc.utils.sizes import require_resolved
@@ -388,6 +389,34 @@ class ODCMemory(BaseModule):
             self._relabel(moved, features[in_second],
                           torch.full_like(moved, cluster))
             self._set_centroids_from_sums([largest, cluster])
+
+    def recluster(self, seed: int = 0) -> float:
+        """Cluster the feature bank afresh with k-means (rank 0, then
+        broadcast), renumber the clusters after the current labels
+        (:func:`mmodc.clustering.match_clusters`, so the head's classes
+        keep their meaning), then recompute the statistics and centroids
+        and handle small clusters. Unlike DeepCluster's re-clustering this
+        extracts nothing: the bank already holds every sample's feature.
+
+        Args:
+            seed (int): Seed of the k-means initialisation.
+
+        Returns:
+            float: The fraction of samples whose label changed.
+        """
+        labels = torch.zeros_like(self.label_bank)
+        if is_main_process():
+            labels = match_clusters(
+                self.label_bank,
+                kmeans(self.feature_bank, self.num_classes, seed=seed)[0],
+                self.num_classes)
+        broadcast_(labels)
+        changed = float((labels != self.label_bank).float().mean())
+        self.label_bank.copy_(labels)
+        self.recompute_cluster_statistics()
+        self.update_centroids()
+        self.deal_with_small_clusters()
+        return changed
 
     # --------------------------------------------------------- class weights
     def update_class_weights(self, power: float = 0.5) -> None:
