@@ -75,6 +75,7 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc4-gap) row "$1" $ODC_GAP $SHORT ;;
     odc4-recluster) row "$1" $ODC $SHORT custom_hooks.1.recluster_interval=1 ;;
     odc8-recluster) row "$1" $ODC custom_hooks.1.recluster_interval=1 ;;
+    odc8-base) row "$1" $ODC ;;
     dc4-base) row "$1" $DC $SHORT ;;
     dc4-k10) row "$1" $DC $SHORT model.head.num_classes=10 \
         custom_hooks.0.clustering.k=10 ;;
@@ -92,7 +93,7 @@ odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03
 odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128
 odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
-odc4-recluster odc8-recluster dc4-base dc4-k10
+odc4-recluster odc8-base odc8-recluster dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)
