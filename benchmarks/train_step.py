@@ -210,5 +210,6 @@ def with_channels_last(cfg: Config, channels_last: bool) -> Config:
     cfg.model.channels_last = channels_last
     return cfg
 
+
 if __name__ == '__main__':
     main()

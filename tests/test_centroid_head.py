@@ -13,7 +13,7 @@ def test_scores_are_cosine_similarities_over_the_temperature():
     torch.manual_seed(0)
     head = CentroidClsHead(in_channels=8, num_classes=5, temperature=0.2)
     centroids = torch.randn(5, 8) * 3
-    head.set_prototypes(centroids)
+    head.set_centroids(centroids)
     feats = torch.randn(4, 8)
     expected = F.cosine_similarity(
         feats[:, None], centroids[None], dim=2) / 0.2
@@ -27,7 +27,7 @@ def test_wrong_shapes_and_temperature_are_refused():
     head = CentroidClsHead(in_channels=8, num_classes=5)
     with pytest.raises(ValueError, match=r'centroids of shape \(6, 8\) but '
                        r'the head expects \(5, 8\)'):
-        head.set_prototypes(torch.zeros(6, 8))
+        head.set_centroids(torch.zeros(6, 8))
     with pytest.raises(ValueError, match='temperature=0 must be positive'):
         CentroidClsHead(in_channels=8, num_classes=5, temperature=0)
 

@@ -69,15 +69,15 @@ def parse_args() -> argparse.Namespace:
 
 
 def set_training_seed(configs, seed: int) -> None:
-    """Give every config ``randomness.seed=seed``, keeping its other
-    randomness settings.
+    """Give every config ``randomness.seed=seed`` (as ``--cfg-options``
+    would), keeping its other randomness settings.
 
     Args:
         configs (Iterable[Config]): The configs to change in place.
         seed (int): The training seed.
     """
     for cfg in configs:
-        cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+        cfg.merge_from_dict({'randomness.seed': seed})
 
 
 def main() -> None:

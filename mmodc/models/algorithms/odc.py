@@ -5,7 +5,6 @@ import torch
 from mmpretrain.structures import DataSample
 
 from mmodc.registry import MODELS
-from ..heads import CentroidClsHead
 from .base_clustering import BaseClusteringModel
 
 
@@ -73,8 +72,7 @@ class ODC(BaseClusteringModel):
         idx = self._sample_indices(data_samples)
         embedding = self.extract_feat(inputs)
         labels = self.memory_bank.label_bank[idx].to(embedding.device)
-        if isinstance(self.head, CentroidClsHead):
-            self.head.set_prototypes(self.memory_bank.centroids)
+        self.head.set_centroids(self.memory_bank.centroids)
         loss = self.head.loss(embedding, labels,
                               self.memory_bank.class_weights)
         change_ratio = self.memory_bank.update_samples_memory(

@@ -3,27 +3,26 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 
 from mmodc.registry import MODELS
 from mmodc.utils.sizes import require_resolved
-from ..losses import weighted_cross_entropy
+from .base_cluster_head import BaseClusterHead
 
 
 @MODELS.register_module()
-class CentroidClsHead(BaseModule):
+class CentroidClsHead(BaseClusterHead):
     """Scores a sample against every cluster centroid: the cosine similarity
     of its embedding and the centroid, divided by a temperature. Nothing is
-    learned: the class vectors are the memory's centroids, copied in by the
-    algorithm before each loss (:meth:`set_prototypes`), as DeepCluster-v2
+    learned: the class vectors are the memory's centroids, copied in by ODC
+    before each loss (:meth:`set_centroids`), as DeepCluster-v2
     (Caron et al., NeurIPS 2020) uses its k-means centroids as the
     classifier. The embedding is pulled towards its own cluster's centroid
     and away from the others, instead of a linear layer learning to follow
     clusters that move under it.
 
     The prototypes are a buffer, so a checkpoint holds the centroids its
-    scores were computed with and ``head(embedding)`` works on a loaded
-    model (inference, ``cluster_images --clusters head``).
+    scores were computed with and ``head(embedding)`` works on a model
+    loaded from it.
 
     Args:
         in_channels (int): Embedding dimension (that of the centroids).
@@ -48,7 +47,7 @@ class CentroidClsHead(BaseModule):
         self.register_buffer('prototypes',
                              torch.zeros(self.num_classes, in_channels))
 
-    def set_prototypes(self, centroids: torch.Tensor) -> None:
+    def set_centroids(self, centroids: torch.Tensor) -> None:
         """Take the current centroids as the class vectors.
 
         Args:
@@ -74,19 +73,3 @@ class CentroidClsHead(BaseModule):
         """
         prototypes = F.normalize(self.prototypes, dim=1).to(feats.dtype)
         return F.normalize(feats, dim=1) @ prototypes.T / self.temperature
-
-    def loss(self,
-             feats: torch.Tensor,
-             labels: torch.Tensor,
-             class_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The class-weighted mean cross entropy of the scores.
-
-        Args:
-            feats (torch.Tensor): ``B x in_channels`` embeddings.
-            labels (torch.Tensor): ``B`` cluster ids.
-            class_weight (torch.Tensor, optional): Per-cluster weights.
-
-        Returns:
-            torch.Tensor: The scalar loss.
-        """
-        return weighted_cross_entropy(self(feats), labels, class_weight)

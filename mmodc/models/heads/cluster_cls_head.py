@@ -3,15 +3,14 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 
 from mmodc.registry import MODELS
 from mmodc.utils.sizes import require_resolved
-from ..losses import weighted_cross_entropy
+from .base_cluster_head import BaseClusterHead
 
 
 @MODELS.register_module()
-class ClusterClsHead(BaseModule):
+class ClusterClsHead(BaseClusterHead):
     """A linear layer whose loss is the class-weighted mean cross entropy.
 
     Args:
@@ -42,19 +41,3 @@ class ClusterClsHead(BaseModule):
             torch.Tensor: ``B x num_classes`` logits.
         """
         return self.fc_cls(feats)
-
-    def loss(self,
-             feats: torch.Tensor,
-             labels: torch.Tensor,
-             class_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The class-weighted mean cross entropy of the scores.
-
-        Args:
-            feats (torch.Tensor): ``B x in_channels`` features.
-            labels (torch.Tensor): ``B`` cluster ids.
-            class_weight (torch.Tensor, optional): Per-cluster weights.
-
-        Returns:
-            torch.Tensor: The scalar loss.
-        """
-        return weighted_cross_entropy(self(feats), labels, class_weight)
