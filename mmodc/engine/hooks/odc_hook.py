@@ -1,5 +1,4 @@
 """Per-iteration memory work of Online Deep Clustering."""
-import math
 import os.path as osp
 from typing import Optional
 
@@ -67,7 +66,6 @@ class ODCHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        self._check_loss(runner, outputs)
         memory = unwrap_model(runner.model).memory_bank
         if self.every_n_train_iters(runner, self.centroids_update_interval):
             memory.update_centroids()
@@ -96,15 +94,6 @@ class ODCHook(Hook):
             path = osp.join(runner.work_dir,
                             f'cluster_epoch_{runner.epoch + 1}.npy')
             np.save(path, memory.label_bank.cpu().numpy())
-
-    @staticmethod
-    def _check_loss(runner, outputs: Optional[dict]) -> None:
-        loss = (outputs or {}).get('loss')
-        if loss is not None and not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(
-                f'ODC: the loss is {float(loss)} at iteration '
-                f'{runner.iter + 1}; the training diverged (lower the '
-                'learning rate).')
 
     @staticmethod
     def _log_clusters(runner, memory, outputs: Optional[dict]) -> None:

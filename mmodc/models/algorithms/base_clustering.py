@@ -6,6 +6,7 @@ from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 
 from mmodc.registry import MODELS
+from ..utils.finite_checks import check_finite_features, check_finite_loss
 
 
 class BaseClusteringModel(BaseModel):
@@ -64,6 +65,31 @@ class BaseClusteringModel(BaseModel):
         """
         inputs = inputs.contiguous(memory_format=self.memory_format)
         return self.neck(self.backbone(inputs))[-1].flatten(1)
+
+    def training_features(self, inputs: torch.Tensor,
+                          data_samples: List[DataSample]) -> torch.Tensor:
+        """:meth:`extract_feat` of a training batch, stopped with the
+        samples at fault when NaN or Inf come out.
+
+        Args:
+            inputs (torch.Tensor): The preprocessed images.
+            data_samples (list[DataSample]): Their data samples.
+
+        Returns:
+            torch.Tensor: ``B x d`` finite features.
+        """
+        features = self.extract_feat(inputs)
+        check_finite_features(type(self).__name__, inputs, features,
+                              data_samples)
+        return features
+
+    def check_loss(self, loss: torch.Tensor,
+                   data_samples: List[DataSample]) -> torch.Tensor:
+        """``loss``, after checking it is finite (else a
+        FloatingPointError names the iteration and the batch)."""
+        check_finite_loss(type(self).__name__, loss, data_samples,
+                          len(data_samples))
+        return loss
 
     def forward(self,
                 inputs: torch.Tensor,

@@ -58,9 +58,11 @@ class DeepCluster(BaseClusteringModel):
         Returns:
             dict[str, torch.Tensor]: ``loss``.
         """
-        features = self.extract_feat(inputs)
+        features = self.training_features(inputs, data_samples)
         labels = self._clustering_labels(data_samples, features.device)
-        return dict(loss=self.head.loss(features, labels, self.class_weights))
+        return dict(loss=self.check_loss(
+            self.head.loss(features, labels, self.class_weights),
+            data_samples))
 
     def _clustering_labels(self, data_samples: List[DataSample],
                            device: torch.device) -> torch.Tensor:

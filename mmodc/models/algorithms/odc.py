@@ -58,7 +58,9 @@ class ODC(BaseClusteringModel):
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
         """Weighted cross entropy against the memory's labels, then the
-        memory update with this batch.
+        memory update with this batch (after checking that the features and
+        the loss are finite: a NaN stops training before the memory is
+        written).
 
         Args:
             inputs (torch.Tensor): The preprocessed images.
@@ -70,11 +72,12 @@ class ODC(BaseClusteringModel):
             batch's labels (logged, not optimised).
         """
         idx = self._sample_indices(data_samples)
-        embedding = self.extract_feat(inputs)
+        embedding = self.training_features(inputs, data_samples)
         labels = self.memory_bank.label_bank[idx].to(embedding.device)
         self.head.set_centroids(self.memory_bank.centroids)
-        loss = self.head.loss(embedding, labels,
-                              self.memory_bank.class_weights)
+        loss = self.check_loss(
+            self.head.loss(embedding, labels, self.memory_bank.class_weights),
+            data_samples)
         change_ratio = self.memory_bank.update_samples_memory(
             idx, embedding.detach())
         return dict(loss=loss, change_ratio=change_ratio)
