@@ -4,6 +4,7 @@ Every registry is a child of the MMPretrain registry of the same name (whose
 parent in turn is MMEngine's root), so a config with ``default_scope='mmodc'``
 can name any MMPretrain or MMEngine module next to mmodc's own types.
 """
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
 
@@ -12,7 +13,7 @@ __all__ = [
     'OPTIMIZERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
     'PARAM_SCHEDULERS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS',
     'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS', 'BATCH_AUGMENTS', 'TASK_UTILS',
-    'METRICS', 'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS'
+    'METRICS', 'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS', 'FUNCTIONS'
 ]
 
 
@@ -53,3 +54,7 @@ METRICS = _child('METRICS', 'mmodc.evaluation')
 EVALUATORS = _child('EVALUATORS', 'mmodc.evaluation')
 VISUALIZERS = _child('VISUALIZERS', 'mmodc.engine')
 VISBACKENDS = _child('VISBACKENDS', 'mmodc.engine')
+# MMPretrain has no FUNCTIONS registry: mmodc's collate functions sit under
+# MMEngine's, named with the scope (``type='mmodc.<name>'``)
+FUNCTIONS = Registry(MMENGINE_FUNCTIONS.name, parent=MMENGINE_FUNCTIONS,
+                     scope='mmodc', locations=['mmodc.datasets'])

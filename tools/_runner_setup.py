@@ -234,10 +234,13 @@ def set_dataloader_defaults(cfg: Config,
 def build_runner(cfg: Config) -> Any:
     """Build the runner: ``cfg.runner_type`` from mmodc's RUNNERS registry,
     or MMEngine's :class:`~mmengine.runner.Runner`, after putting
-    ``image_folder`` into an image-folder config's datasets, replacing
-    the config's ``'auto'`` sizes by those of its training set and, when
+    ``image_folder`` into an image-folder config's datasets, wrapping
+    them to skip unreadable images with ``skip_bad_samples = True``,
+    replacing the config's ``'auto'`` sizes by those of its training set
+    and, when
     resuming, choosing the newest complete checkpoint and refusing one of
     an incompatible run (:func:`mmodc.engine.resolve_image_folder`,
+    :func:`mmodc.engine.apply_skip_bad_samples`,
     :func:`mmodc.engine.resolve_data_sizes`,
     :func:`mmodc.engine.checkpoints.resolve_resume_checkpoint`,
     :func:`mmodc.engine.checkpoints.check_resume_compatible`).
@@ -251,6 +254,7 @@ def build_runner(cfg: Config) -> Any:
     from mmengine.runner import Runner
 
     from mmodc.engine import (
+        apply_skip_bad_samples,
         resolve_data_sizes,
         resolve_image_folder,
         unwrap_model,
@@ -262,6 +266,7 @@ def build_runner(cfg: Config) -> Any:
     from mmodc.registry import RUNNERS
 
     resolve_image_folder(cfg)
+    apply_skip_bad_samples(cfg)
     resolve_data_sizes(cfg)
     resolve_resume_checkpoint(cfg)
     runner = (RUNNERS.build(cfg)

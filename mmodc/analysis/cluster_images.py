@@ -253,9 +253,9 @@ def embed_folder(model: nn.Module,
         for index, reason in errors:
             if strict:
                 raise UnreadableImageError(
-                    f'{osp.join(listing.root, listing.images[index])}: '
-                    f'{reason} (--strict stops at the first unreadable '
-                    'file; without it such files are listed and skipped)')
+                    osp.join(listing.root, listing.images[index]), reason,
+                    hint='--strict stops at the first unreadable file; '
+                    'without it such files are listed and skipped')
             unreadable.append((listing.images[index], reason))
         if batch is not None:
             inputs = model.data_preprocessor(batch, False)['inputs']

@@ -1,6 +1,7 @@
 import mmpretrain.engine  # noqa: F401  (fills the parent registries)
 import mmpretrain.visualization  # noqa: F401
 
+from .bad_sample_policy import apply_skip_bad_samples
 from .data_sizes import (
     auto_num_clusters,
     resolve_data_sizes,
@@ -10,7 +11,7 @@ from .extractor import extract_features, recompute_bn_statistics, unwrap_model
 from .hooks import *  # noqa: F401,F403
 
 __all__ = [
-    'auto_num_clusters', 'resolve_data_sizes', 'resolve_image_folder',
-    'extract_features',
-    'recompute_bn_statistics', 'unwrap_model'
+    'apply_skip_bad_samples', 'auto_num_clusters', 'resolve_data_sizes',
+    'resolve_image_folder', 'extract_features', 'recompute_bn_statistics',
+    'unwrap_model'
 ]

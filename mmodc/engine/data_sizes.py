@@ -29,6 +29,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from mmodc.datasets.image_files import list_image_files
+from mmodc.utils.config_nodes import find_dicts
 from mmodc.utils.sizes import AUTO
 
 #: The ``data_root`` of image-folder configs, replaced by ``image_folder``.
@@ -119,8 +120,8 @@ def resolve_image_folder(cfg: Config) -> None:
         ValueError: If such datasets exist and ``image_folder`` is not set,
             is not a directory or has a symbolic link loop.
     """
-    roots = [root for key in list(cfg.keys())
-             for root in _data_roots(cfg[key])]
+    roots = [root for key in list(cfg.keys()) for root in find_dicts(
+        cfg[key], lambda node: node.get('data_root') == IMAGE_FOLDER)]
     if not roots:
         return
     folder = cfg.get('image_folder')
@@ -139,18 +140,6 @@ def resolve_image_folder(cfg: Config) -> None:
             'would follow them forever: remove them.')
     for node in roots:
         node['data_root'] = folder
-
-
-def _data_roots(node: Any):
-    """Every dict under ``node`` whose ``data_root`` is the marker."""
-    if isinstance(node, dict):
-        if node.get('data_root') == IMAGE_FOLDER:
-            yield node
-        for value in node.values():
-            yield from _data_roots(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from _data_roots(value)
 
 
 def count_training_images(cfg: Config) -> int:

@@ -1,14 +1,17 @@
 """Feature extraction over a whole dataset, on one or many processes."""
+import logging
 from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.dist import get_world_size, is_main_process
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
+from mmodc.datasets import SKIPPED_KEY, SkippedSample
 from mmodc.utils import all_gather_cat, is_distributed
 
 
@@ -46,6 +49,12 @@ def extract_features(model: nn.Module,
     the shares are gathered once at the end and placed by ``sample_idx``.
     The model is put in eval mode and restored afterwards.
 
+    Samples that :class:`SkipBadSamples` skipped (unreadable images, with
+    ``skip_bad_samples = True``) get the mean feature of the others: it
+    sits at the centre of the data, so a clustering gives such a sample
+    the label of a central cluster, and ODC's memory keeps that row as it
+    is, since training skips the sample too. They are logged.
+
     Args:
         model (nn.Module): The (possibly wrapped) model; its data
             preprocessor is applied to each batch.
@@ -67,7 +76,9 @@ def extract_features(model: nn.Module,
     progress = (ProgressBar(len(dataloader))
                 if show_progress and is_main_process() else None)
     local_feats, local_idx, filled = None, None, 0
+    skipped: List[SkippedSample] = []
     for batch in dataloader:
+        skipped.extend(batch.get(SKIPPED_KEY, ()))
         data = model.data_preprocessor(batch, False)
         feats = forward(model, data).flatten(1).float()
         if local_feats is None:
@@ -84,15 +95,36 @@ def extract_features(model: nn.Module,
         if progress is not None:
             progress.update()
     model.train(was_training)
+    skipped_idx = all_gather_cat(torch.as_tensor(
+        [sample.index for sample in skipped], dtype=torch.long,
+        device=local_idx.device))
+    if skipped:
+        _log_skipped(skipped)
     return _place_by_index(
         all_gather_cat(local_feats[:filled]),
-        all_gather_cat(local_idx[:filled]), num_samples)
+        all_gather_cat(local_idx[:filled]), num_samples, skipped_idx)
+
+
+def _log_skipped(skipped: List[SkippedSample]) -> None:
+    """Log this rank's skipped samples (every rank logs its own)."""
+    listed = '\n'.join(f'  {sample.index}: {sample.describe()}'
+                       for sample in skipped)
+    print_log(
+        f'Feature extraction: {len(skipped)} unreadable samples skipped '
+        f'(skip_bad_samples); their features are the mean of the '
+        f'others:\n{listed}', logger='current',
+        level=logging.WARNING)
 
 
 def _place_by_index(feats: torch.Tensor, idx: torch.Tensor,
-                    num_samples: int) -> torch.Tensor:
-    """Order gathered rows by sample index and check every sample is there."""
+                    num_samples: int,
+                    skipped_idx: Optional[torch.Tensor] = None
+                    ) -> torch.Tensor:
+    """Order gathered rows by sample index and check every sample is there
+    (the skipped ones get the mean row)."""
     covered = torch.zeros(num_samples, dtype=torch.bool, device=idx.device)
+    if skipped_idx is not None:
+        covered[skipped_idx] = True
     if idx.numel() and (idx.min() < 0 or idx.max() >= num_samples):
         raise IndexError(
             f'Feature extraction: sample_idx out of range [0, {num_samples})'
@@ -104,6 +136,8 @@ def _place_by_index(feats: torch.Tensor, idx: torch.Tensor,
             f'{num_samples} samples; the extraction dataloader must visit '
             'every sample (use a sampler without shuffle or drop_last).')
     result = feats.new_empty(num_samples, feats.shape[1])
+    if skipped_idx is not None and skipped_idx.numel():
+        result[skipped_idx] = feats.mean(dim=0)
     result[idx] = feats
     return result
 

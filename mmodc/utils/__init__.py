@@ -1,4 +1,5 @@
 from .compat import apply as apply_compat_fixes
+from .config_nodes import find_dicts
 from .dist import all_gather_cat, broadcast_, is_distributed
 from .download import DownloadError, download_checkpoint
 from .progress import current_iteration
@@ -9,7 +10,8 @@ from .random_states import (
 )
 
 __all__ = [
-    'apply_compat_fixes', 'all_gather_cat', 'broadcast_', 'is_distributed',
+    'apply_compat_fixes', 'find_dicts', 'all_gather_cat', 'broadcast_',
+    'is_distributed',
     'current_iteration', 'DownloadError', 'download_checkpoint',
     'capture_random_states', 'preserved_random_states',
     'restore_random_states'

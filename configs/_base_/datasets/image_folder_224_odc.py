@@ -5,7 +5,7 @@
 # Images are decoded by CheckedLoadImageFromFile, so training stops at an
 # unreadable file and names it. The folder comes from the top-level
 # `image_folder` key (see image_folder_odc.py).
-dataset_type = 'CustomDataset'
+dataset_type = 'CheckedCustomDataset'  # CustomDataset, clear errors
 data_root = '{image_folder}'
 
 train_pipeline = [

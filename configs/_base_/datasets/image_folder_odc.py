@@ -4,7 +4,7 @@
 # CPU-sized network. The folder comes from the top-level `image_folder`
 # key (mmodc.engine.resolve_image_folder puts it where '{image_folder}'
 # stands), so a user's config only sets `image_folder = '/path'`.
-dataset_type = 'CustomDataset'
+dataset_type = 'CheckedCustomDataset'  # CustomDataset, clear errors
 data_root = '{image_folder}'
 image_size = 64
 

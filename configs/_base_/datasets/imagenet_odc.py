@@ -1,10 +1,13 @@
 # ImageNet in the standard MMPretrain layout:
 #   data/imagenet/train/<class>/<image>.JPEG and data/imagenet/meta/train.txt
-dataset_type = 'ImageNet'
+# CheckedCustomDataset: MMPretrain's CustomDataset whose errors name the
+# annotation line; CheckedLoadImageFromFile stops at an unreadable image
+# with its path and line (or skips it: skip_bad_samples = True)
+dataset_type = 'CheckedCustomDataset'
 data_root = 'data/imagenet/'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.)),
     dict(type='RandomFlip', prob=0.5),
     dict(type='NumpyToPIL', to_rgb=True),
@@ -26,7 +29,7 @@ train_pipeline = [
 ]
 
 extract_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='ResizeEdge', scale=256, edge='short'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
