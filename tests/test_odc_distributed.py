@@ -1,13 +1,18 @@
 """ODC with two processes (torch.distributed, gloo) through
-tools/dist_train.sh: identical memories on both ranks after every iteration,
-equal to a one-process run with the same global batch; FeatureMonitorHook
-gives the same numbers on both ranks and as one process."""
+tools/dist_train.sh: identical memories on both ranks after every iteration
+(an uneven last batch included), equal to a one-process run with the same
+global batch; FeatureMonitorHook gives the same numbers on both ranks and
+as one process; a 2-process run resumes with 1 or 2 processes to the same
+state; a rank that raises stops both processes, with its error."""
 import json
 import os
 import os.path as osp
+import shutil
 import socket
 import subprocess
 import sys
+import time
+from typing import Optional
 
 import pytest
 import torch
@@ -23,12 +28,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def with_frozen_bn_and_dumps(cfg: Config, dump_hook: str) -> Config:
-    """The backbone's BatchNorm frozen (running statistics), so that samples
-    do not interact within a batch; no LR schedule, no checkpoints; every
-    rank dumps its state with ``dump_hook`` (tests/memory_dump_hook.py)."""
+def freeze_backbone_bn(cfg: Config) -> Config:
+    """The backbone's BatchNorm frozen to its running statistics, so that
+    samples do not interact within a batch."""
     cfg.model.backbone.norm_cfg = dict(type='BN')  # with running statistics
     cfg.model.backbone.norm_eval = True
+    return cfg
+
+
+def with_frozen_bn_and_dumps(cfg: Config, dump_hook: str) -> Config:
+    """:func:`freeze_backbone_bn`, no LR schedule, no checkpoints; every
+    rank dumps its state with ``dump_hook`` (tests/memory_dump_hook.py)."""
+    freeze_backbone_bn(cfg)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
     cfg.custom_hooks.append(dict(type=dump_hook))
@@ -36,19 +47,27 @@ def with_frozen_bn_and_dumps(cfg: Config, dump_hook: str) -> Config:
     return cfg
 
 
-def deterministic_cfg(quickstart_cfg: Config, batch_size: int,
-                      work_dir: str) -> Config:
-    """Samples that do not interact within a batch (frozen BN statistics, no
-    BN in the neck, no dropout), no random augmentation, fixed order."""
-    cfg = with_frozen_bn_and_dumps(
-        shrink_config(
-            quickstart_cfg, num_images=160, num_clusters=8,
-            batch_size=batch_size, work_dir=work_dir), 'MemoryDumpHook')
+def non_interacting(cfg: Config) -> Config:
+    """ODC whose samples do not interact within a batch (frozen backbone
+    BatchNorm, no BN in the neck, no dropout), without random
+    augmentation."""
+    freeze_backbone_bn(cfg)
     cfg.model.neck.update(norm_cfg=None, dropout=0.)
     cluster_hook = next(
         hook for hook in cfg.custom_hooks if hook.type == 'DeepClusterHook')
     cfg.train_dataloader.dataset.pipeline = \
         cluster_hook.extract_dataloader.dataset.pipeline
+    return cfg
+
+
+def deterministic_cfg(quickstart_cfg: Config, batch_size: int,
+                      work_dir: str) -> Config:
+    """160 images in a fixed order through :func:`non_interacting`, every
+    rank dumping its memory after every iteration and its monitor records
+    after training."""
+    cfg = with_frozen_bn_and_dumps(non_interacting(shrink_config(
+        quickstart_cfg, num_images=160, num_clusters=8,
+        batch_size=batch_size, work_dir=work_dir)), 'MemoryDumpHook')
     cfg.train_dataloader.sampler.shuffle = False
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=NUM_ITERS)
     monitor = next(
@@ -58,20 +77,26 @@ def deterministic_cfg(quickstart_cfg: Config, batch_size: int,
     return cfg
 
 
-def launch(cfg: Config, work_dir: str, processes: int) -> None:
+def launch(cfg: Config, work_dir: str, processes: int, *extra: str,
+           env: Optional[dict] = None,
+           check: bool = True) -> subprocess.CompletedProcess:
+    """Train ``cfg`` with ``processes`` processes (tools/dist_train.sh for
+    more than one), its config written into ``work_dir``."""
     config = osp.join(work_dir, 'config.py')
-    os.makedirs(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
     cfg.dump(config)
-    env = dict(os.environ, PORT=str(free_port()),
+    env = dict(os.environ, PORT=str(free_port()), **(env or {}),
                PYTHONPATH=os.pathsep.join([REPO, osp.join(REPO, 'tests')]))
     if processes == 1:
         command = [sys.executable, 'tools/train.py', config]
     else:
         command = ['bash', 'tools/dist_train.sh', config, str(processes)]
     result = subprocess.run(
-        command + ['--work-dir', work_dir], cwd=REPO, env=env,
+        command + ['--work-dir', work_dir, *extra], cwd=REPO, env=env,
         capture_output=True, text=True, timeout=400)
-    assert result.returncode == 0, result.stderr[-3000:]
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def banks(work_dir: str, rank: int, iteration: int) -> dict:
@@ -114,3 +139,110 @@ def test_two_processes_match_each_other_and_one_process(
     first, last = banks(one, 0, 1), banks(one, 0, NUM_ITERS)
     changed = (first['feature_bank'] != last['feature_bank']).any(dim=1)
     assert int(changed.sum()) == 20 * (NUM_ITERS - 1)
+
+
+def test_an_uneven_last_batch_keeps_the_ranks_identical(quickstart_cfg,
+                                                        tmp_path):
+    """151 images, 2 x 20 per batch: each rank's fourth batch has 16
+    (the sampler repeats one image to even the ranks out)."""
+    work_dir = str(tmp_path / 'uneven')
+    cfg = shrink_config(quickstart_cfg, num_images=151, num_clusters=8,
+                        batch_size=20, work_dir=work_dir)
+    cfg.custom_hooks = [hook for hook in cfg.custom_hooks
+                        if hook.type != 'FeatureMonitorHook']
+    cfg.custom_hooks.append(dict(type='MemoryDumpHook'))
+    cfg.custom_imports = dict(imports=['memory_dump_hook'])
+    cfg.train_dataloader.drop_last = False
+    cfg.train_cfg.max_epochs = 1
+    launch(cfg, work_dir, processes=2)
+    for iteration in range(1, 5):
+        rank0, rank1 = banks(work_dir, 0, iteration), banks(work_dir, 1,
+                                                             iteration)
+        for name, value in rank0.items():
+            assert torch.equal(value, rank1[name]), (name, iteration)
+    assert not osp.exists(osp.join(work_dir, 'rank0_iter5.pt'))
+    first, last = banks(work_dir, 0, 1), banks(work_dir, 0, 4)
+    changed = (first['feature_bank'] != last['feature_bank']).any(dim=1)
+    # the 152 drawn (151 + the first one again) less iteration 1's 40
+    assert int(changed.sum()) == 152 - 40
+
+
+def resumable_cfg(quickstart_cfg: Config, batch_size: int,
+                  work_dir: str) -> Config:
+    """80 shuffled images through :func:`non_interacting`, one epoch, a
+    checkpoint after it."""
+    cfg = non_interacting(shrink_config(
+        quickstart_cfg, num_images=80, num_clusters=8,
+        batch_size=batch_size, work_dir=work_dir))
+    cfg.custom_hooks = [hook for hook in cfg.custom_hooks
+                        if hook.type != 'FeatureMonitorHook']
+    cfg.train_cfg.max_epochs = 1
+    return cfg
+
+
+def test_a_two_process_run_resumes_with_one_or_two(quickstart_cfg,
+                                                   tmp_path):
+    """Epoch 1 with 2 processes of 10 images each; epoch 2 resumed with 2
+    processes, with 1 process of 20 images, and not interrupted at all:
+    the same memory and weights."""
+    first = str(tmp_path / 'first')
+    launch(resumable_cfg(quickstart_cfg, 10, first), first, processes=2)
+    runs = {}
+    for name, processes, batch_size in (('two', 2, 10), ('one', 1, 20)):
+        work_dir = str(tmp_path / name)
+        shutil.copytree(first, work_dir)
+        launch(resumable_cfg(quickstart_cfg, batch_size, work_dir), work_dir,
+               processes, '--resume', '--cfg-options',
+               'train_cfg.max_epochs=2')
+        runs[name] = work_dir
+    runs['uninterrupted'] = str(tmp_path / 'uninterrupted')
+    launch(resumable_cfg(quickstart_cfg, 10, runs['uninterrupted']),
+           runs['uninterrupted'], 2, '--cfg-options', 'train_cfg.max_epochs=2')
+    states = {name: torch.load(osp.join(work_dir, 'epoch_2.pth'),
+                               weights_only=False)['state_dict']
+              for name, work_dir in runs.items()}
+    reference = states['uninterrupted']
+    start = torch.load(osp.join(first, 'epoch_1.pth'),
+                       weights_only=False)['state_dict']
+    assert not torch.equal(start['memory_bank.feature_bank'],
+                           reference['memory_bank.feature_bank'])
+    for name in ('two', 'one'):
+        state = states[name]
+        assert torch.equal(state['memory_bank.label_bank'],
+                           reference['memory_bank.label_bank']), name
+        for key, value in reference.items():
+            torch.testing.assert_close(state[key], value, atol=1e-5,
+                                       rtol=1e-5, msg=f'{name}: {key}')
+
+
+FAILURES = [(1, 'loss'), (1, 'hook'), (1, 'data'), (0, 'hook')]
+
+
+@pytest.mark.parametrize('rank,where', FAILURES)
+def test_a_failing_rank_stops_both_processes(quickstart_cfg, tmp_path, rank,
+                                             where):
+    """A rank raises in the loss, in a hook or in the data pipeline
+    (tests/fail_hook.py) in the 3rd iteration: both processes exit
+    non-zero well within the time limit (no hang in a collective), and
+    the error is printed by the rank that had it."""
+    work_dir = str(tmp_path / 'run')
+    cfg = shrink_config(quickstart_cfg, num_images=160, num_clusters=8,
+                        batch_size=10, work_dir=work_dir)
+    cfg.custom_hooks = [hook for hook in cfg.custom_hooks
+                        if hook.type != 'FeatureMonitorHook']
+    cfg.custom_hooks.append(dict(type='FailHook'))
+    cfg.custom_imports = dict(imports=['fail_hook'])
+    cfg.train_dataloader.dataset.pipeline.insert(
+        0, dict(type='FailingTransform'))
+    start = time.monotonic()
+    result = launch(cfg, work_dir, 2, env=dict(
+        MMODC_FAIL_AT=f'{rank}:{where}:{25 if where == "data" else 2}'),
+        check=False)
+    assert result.returncode != 0
+    assert time.monotonic() - start < 120
+    assert (f'[rank{rank}]: RuntimeError: injected failure in the {where} '
+            f'on rank {rank}') in result.stderr
+    root_cause = result.stderr.split('Root Cause (first observed failure)')
+    assert f'rank      : {rank} (local_rank: {rank})' in root_cause[1]
+    leftover = subprocess.run(['pgrep', '-f', work_dir], capture_output=True)
+    assert leftover.stdout == b''
