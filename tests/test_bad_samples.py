@@ -174,3 +174,12 @@ def test_odc_training_stops_at_a_bad_file_or_skips_it(folder, tmp_path):
     assert not torch.equal(banks[0][good], banks[1][good])
     # the bad rows hold the (normalised) mean feature: all three the same
     torch.testing.assert_close(banks[1][bad[0]], banks[1][bad[1]])
+
+
+def test_an_empty_folder_is_an_error_that_names_it(tmp_path):
+    (tmp_path / 'images' / 'sub').mkdir(parents=True)
+    (tmp_path / 'images' / 'notes.txt').write_text('no images here')
+    result = train(tmp_path / 'work', tmp_path / 'images')
+    assert result.returncode != 0
+    assert (f"Found 0 files in subfolders of: {{'img_path': "
+            f"'{tmp_path / 'images'}") in result.stderr
