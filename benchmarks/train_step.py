@@ -11,12 +11,20 @@ Three measurements on the quickstart config
   dataloader with its workers, ODC's memory update in the loss, ODCHook,
   logging, the optimizer wrapper); the first ``--warmup`` iterations and the
   initial clustering are excluded by timing from the hooks;
-* **data pipeline**: the config's training dataloader alone (augmentations,
-  collation, the worker).
+* **data pipeline**: the training dataloader alone (collation, the
+  worker, the augmentations when they are per-image transforms).
 
 The bare step and the full iteration are measured with the model's
 ``channels_last=False`` and ``True`` (the default memory format and
 channels-last convolutions), whatever the config says.
+
+The config augments whole batches in its data preprocessor
+(``BatchCropFlipJitter``) and loads without a worker. The baseline for that
+choice is measured too: the same augmentations as per-image transforms in
+the dataset pipeline (MMPretrain's ``RandomResizedCrop``, ``RandomFlip``,
+mmodc's ``RandomIntensityJitter``) run by one dataloader worker, as the
+config did before 2026-12-06 (full iteration with channels-last, and the
+data pipeline).
 
 Training images are limited to ``--num-images`` (default 10,000; the memory
 and K are sized to it) so the initial clustering before the timed part is
@@ -53,6 +61,7 @@ from mmodc.registry import HOOKS, MODELS  # noqa: E402
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs/selfsup/odc/'
                   'odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py')
+IMAGE_SIZE = 28  # Fashion-MNIST
 
 
 def parse_args() -> argparse.Namespace:
@@ -181,13 +190,20 @@ def main() -> None:
         'contiguous': with_channels_last(cfg, False),
         'channels_last': with_channels_last(cfg, True),
     }
-    measurements = {'data pipeline': lambda: data_pipeline(
-        cfg, args.warmup, args.iters)}
+    per_image = with_per_image_augmentation(formats['channels_last'])
+    measurements = {
+        'data pipeline': functools.partial(
+            data_pipeline, cfg, args.warmup, args.iters),
+        'data pipeline, per-image': functools.partial(
+            data_pipeline, per_image, args.warmup, args.iters),
+    }
     for name, format_cfg in formats.items():
         measurements[f'bare step, {name}'] = functools.partial(
             bare_step, format_cfg, args.warmup, args.iters)
         measurements[f'full iteration, {name}'] = functools.partial(
             full_iteration, format_cfg, batch_size)
+    measurements['full iteration, channels_last, per-image'] = \
+        functools.partial(full_iteration, per_image, batch_size)
     results = {}
     for name, measure in measurements.items():
         with OtherLoad() as load:
@@ -199,9 +215,32 @@ def main() -> None:
                for name in formats]
     ratios += [(f'{kind}, channels_last', f'{kind}, contiguous')
                for kind in ('bare step', 'full iteration')]
+    ratios += [('full iteration, channels_last',
+                'full iteration, channels_last, per-image'),
+               ('full iteration, channels_last, per-image',
+                'bare step, channels_last')]
     for candidate, baseline in ratios:
         print(f'{candidate} / {baseline}: '
               f'{results[candidate] / results[baseline]:.2f}x')
+
+
+def with_per_image_augmentation(cfg: Config) -> Config:
+    """A copy of ``cfg`` that draws and applies its data preprocessor's
+    ``BatchCropFlipJitter`` settings image by image in the dataset
+    pipeline, with one persistent dataloader worker."""
+    cfg = copy.deepcopy(cfg)
+    augment = cfg.model.data_preprocessor.pop('augment')
+    cfg.model.data_preprocessor.type = 'ClsDataPreprocessor'
+    cfg.train_dataloader.update(num_workers=1, persistent_workers=True)
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='RandomResizedCrop', scale=IMAGE_SIZE,
+             crop_ratio_range=augment.crop_ratio_range),
+        dict(type='RandomFlip', prob=augment.flip_prob),
+        dict(type='RandomIntensityJitter', brightness=augment.brightness,
+             contrast=augment.contrast),
+        dict(type='PackInputs'),
+    ]
+    return cfg
 
 
 def with_channels_last(cfg: Config, channels_last: bool) -> Config:

@@ -6,7 +6,7 @@ import os.path as osp
 
 import numpy as np
 import torch
-from conftest import shrink_config, train_set_cfg
+from conftest import shrink_config
 from mmengine.config import Config
 from test_deepcluster import DEEPCLUSTER_FMNIST
 from test_odc_distributed import launch, with_frozen_bn_and_dumps
@@ -25,9 +25,7 @@ def deterministic_cfg(batch_size: int, work_dir: str) -> Config:
             num_clusters=8, batch_size=batch_size, work_dir=work_dir),
         'ClusteringDumpHook')
     cfg.custom_hooks[0].clustering.pca_dim = 16
-    train_set_cfg(cfg).pipeline = [
-        dict(type='PackInputs', algorithm_keys=['clustering_label'])
-    ]
+    cfg.model.data_preprocessor.augment = None
     cfg.train_cfg.max_epochs = NUM_EPOCHS
     return cfg
 

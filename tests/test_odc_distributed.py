@@ -53,10 +53,7 @@ def non_interacting(cfg: Config) -> Config:
     augmentation."""
     freeze_backbone_bn(cfg)
     cfg.model.neck.update(norm_cfg=None, dropout=0.)
-    cluster_hook = next(
-        hook for hook in cfg.custom_hooks if hook.type == 'DeepClusterHook')
-    cfg.train_dataloader.dataset.pipeline = \
-        cluster_hook.extract_dataloader.dataset.pipeline
+    cfg.model.data_preprocessor.augment = None
     return cfg
 
 

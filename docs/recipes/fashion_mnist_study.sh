@@ -12,10 +12,13 @@ ODC=configs/selfsup/odc/odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py
 DC=configs/selfsup/deepcluster/deepcluster_resnet18-w16_1xb256-steplr-8e_fashionmnist.py
 # ODC with DeepCluster's neck (global average pool: no MLP)
 ODC_GAP=docs/recipes/odc_gap-neck_fashionmnist.py
+# ODC with two extra 16 x 16 views of 20-50 % crops (multi-crop)
+ODC_MULTICROP=docs/recipes/odc_multicrop_fashionmnist.py
 # the screening schedule: 4 epochs, LR x0.4 after 3
 SHORT="train_cfg.max_epochs=4 param_scheduler.0.milestones=[3]"
-ODC_PIPE=train_dataloader.dataset.pipeline
-DC_PIPE=train_dataloader.dataset.dataset.pipeline
+# the training augmentations (the model's data preprocessor since
+# 2026-12-06; before, the per-image transforms of the dataset pipeline)
+AUG=model.data_preprocessor.augment
 # the memory's centroids as a cosine classifier (temperature 0.1), signed
 # embeddings
 CENTROID="model.head.type=CentroidClsHead model.neck.final_relu=False"
@@ -39,6 +42,11 @@ row() {  # row NAME CONFIG OPTIONS...  (NAME-seedN: with randomness.seed=N)
 run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     case ${1%-seed*} in
     odc4-base) row "$1" $ODC $SHORT ;;
+    # the base again after the augmentations moved into the data
+    # preprocessor (BatchCropFlipJitter, 2026-12-06): same settings
+    odc4-batchaug) row "$1" $ODC $SHORT ;;
+    odc4-multicrop) row "$1" $ODC_MULTICROP $SHORT ;;
+    dc4-batchaug) row "$1" $DC $SHORT ;;
     odc4-k10) row "$1" $ODC $SHORT model.head.num_classes=10 \
         model.memory_bank.num_classes=10 custom_hooks.0.clustering.k=10 ;;
     odc4-k100) row "$1" $ODC $SHORT model.head.num_classes=100 \
@@ -46,12 +54,12 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc4-mom0.2) row "$1" $ODC $SHORT model.memory_bank.momentum=0.2 ;;
     odc4-mom0.8) row "$1" $ODC $SHORT model.memory_bank.momentum=0.8 ;;
     odc4-crop0.3) row "$1" $ODC $SHORT \
-        "$ODC_PIPE.0.crop_ratio_range=(0.3,1.0)" ;;
+        "$AUG.crop_ratio_range=(0.3,1.0)" ;;
     odc4-crop0.8) row "$1" $ODC $SHORT \
-        "$ODC_PIPE.0.crop_ratio_range=(0.8,1.0)" ;;
-    odc4-jitter0.4) row "$1" $ODC $SHORT $ODC_PIPE.2.brightness=0.4 \
-        $ODC_PIPE.2.contrast=0.4 ;;
-    odc4-noflip) row "$1" $ODC $SHORT $ODC_PIPE.1.prob=0.0 ;;
+        "$AUG.crop_ratio_range=(0.8,1.0)" ;;
+    odc4-jitter0.4) row "$1" $ODC $SHORT $AUG.brightness=0.4 \
+        $AUG.contrast=0.4 ;;
+    odc4-noflip) row "$1" $ODC $SHORT $AUG.flip_prob=0.0 ;;
     odc4-lr0.12) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.12 ;;
     odc4-lr0.03) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.03 ;;
     odc4-noreweight) row "$1" $ODC $SHORT custom_hooks.1.reweight=False ;;
@@ -82,7 +90,7 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     dc4-k100) row "$1" $DC $SHORT model.head.num_classes=100 \
         custom_hooks.0.clustering.k=100 ;;
     dc4-crop0.3) row "$1" $DC $SHORT \
-        "$DC_PIPE.0.crop_ratio_range=(0.3,1.0)" ;;
+        "$AUG.crop_ratio_range=(0.3,1.0)" ;;
     dc4-lr0.12) row "$1" $DC $SHORT optim_wrapper.optimizer.lr=0.12 ;;
     *) echo "study: unknown row $1" >&2; exit 2 ;;
     esac
@@ -93,8 +101,8 @@ odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03
 odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128
 odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
-odc4-recluster odc8-base odc8-recluster dc4-base dc4-k10
-dc4-k100 dc4-crop0.3 dc4-lr0.12"
+odc4-recluster odc4-batchaug odc4-multicrop odc8-base odc8-recluster dc4-base dc4-k10
+dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-batchaug"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)
 for name in "${rows[@]}"; do run_row "$name"; done

@@ -1,5 +1,5 @@
 """What ODC and DeepCluster share: backbone, neck, cluster head, modes."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -83,13 +83,39 @@ class BaseClusteringModel(BaseModel):
                               data_samples)
         return features
 
-    def check_loss(self, loss: torch.Tensor,
-                   data_samples: List[DataSample]) -> torch.Tensor:
-        """``loss``, after checking it is finite (else a
-        FloatingPointError names the iteration and the batch)."""
+    def views_loss(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
+                   data_samples: List[DataSample], labels: torch.Tensor,
+                   class_weights: torch.Tensor
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The head's loss against the pseudo-labels, averaged over the
+        views of the batch (one view, or several with multi-crop from
+        :class:`BatchAugmentDataPreprocessor`), checked to be finite.
+
+        Args:
+            inputs (torch.Tensor | list[torch.Tensor]): The batch, or its
+                views (the first is the main one).
+            data_samples (list[DataSample]): The samples.
+            labels (torch.Tensor): The samples' pseudo-labels.
+            class_weights (torch.Tensor): Per-cluster loss weights.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: The loss and the main view's
+            features.
+        """
+        views = list(inputs) if isinstance(inputs, (list, tuple)) else [
+            inputs
+        ]
+        main = self.training_features(views[0], data_samples)
+        losses = [self.head.loss(main, labels, class_weights)]
+        losses += [
+            self.head.loss(
+                self.training_features(view, data_samples), labels,
+                class_weights) for view in views[1:]
+        ]
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
         check_finite_loss(type(self).__name__, loss, data_samples,
                           len(data_samples))
-        return loss
+        return loss, main
 
     def forward(self,
                 inputs: torch.Tensor,

@@ -51,18 +51,20 @@ class DeepCluster(BaseClusteringModel):
         """Class-weighted cross entropy against the samples' cluster labels.
 
         Args:
-            inputs (torch.Tensor): The preprocessed images.
+            inputs (torch.Tensor | list[torch.Tensor]): The preprocessed
+                images, or their views (multi-crop: the loss is averaged
+                over the views).
             data_samples (list[DataSample]): Samples carrying
                 ``clustering_label``.
 
         Returns:
             dict[str, torch.Tensor]: ``loss``.
         """
-        features = self.training_features(inputs, data_samples)
-        labels = self._clustering_labels(data_samples, features.device)
-        return dict(loss=self.check_loss(
-            self.head.loss(features, labels, self.class_weights),
-            data_samples))
+        labels = self._clustering_labels(data_samples,
+                                         self.class_weights.device)
+        loss, _ = self.views_loss(inputs, data_samples, labels,
+                                  self.class_weights)
+        return dict(loss=loss)
 
     def _clustering_labels(self, data_samples: List[DataSample],
                            device: torch.device) -> torch.Tensor:

@@ -63,7 +63,9 @@ class ODC(BaseClusteringModel):
         written).
 
         Args:
-            inputs (torch.Tensor): The preprocessed images.
+            inputs (torch.Tensor | list[torch.Tensor]): The preprocessed
+                images, or their views (multi-crop: the loss is averaged
+                over the views, the memory takes the first).
             data_samples (list[DataSample]): Samples carrying
                 ``sample_idx`` (PackInputs packs it by default).
 
@@ -72,12 +74,10 @@ class ODC(BaseClusteringModel):
             batch's labels (logged, not optimised).
         """
         idx = self._sample_indices(data_samples)
-        embedding = self.training_features(inputs, data_samples)
-        labels = self.memory_bank.label_bank[idx].to(embedding.device)
         self.head.set_centroids(self.memory_bank.centroids)
-        loss = self.check_loss(
-            self.head.loss(embedding, labels, self.memory_bank.class_weights),
-            data_samples)
+        loss, embedding = self.views_loss(inputs, data_samples,
+                                          self.memory_bank.label_bank[idx],
+                                          self.memory_bank.class_weights)
         change_ratio = self.memory_bank.update_samples_memory(
             idx, embedding.detach())
         return dict(loss=loss, change_ratio=change_ratio)

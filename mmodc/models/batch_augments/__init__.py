@@ -1,0 +1,3 @@
+from .batch_crop_flip_jitter import BatchCropFlipJitter
+
+__all__ = ['BatchCropFlipJitter']
