@@ -13,7 +13,9 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 from mmodc.engine import unwrap_model
+from mmodc.models import ShardedODCMemory
 from mmodc.registry import HOOKS
+from mmodc.utils import all_gather_cat
 
 
 @HOOKS.register_module()
@@ -30,6 +32,32 @@ class MemoryDumpHook(Hook):
         path = osp.join(runner.work_dir,
                         f'rank{get_rank()}_iter{runner.iter + 1}.pt')
         torch.save(memory.state_dict(), path)
+
+
+@HOOKS.register_module()
+class WholeMemoryDumpHook(Hook):
+    """Save the whole label and feature banks in index order (gathered from
+    every rank when the memory is sharded) to ``whole_iter{i}.pt`` from
+    rank 0 after each iteration."""
+
+    priority = 'LOW'
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        memory = unwrap_model(runner.model).memory_bank
+        labels = memory.gather_labels()
+        features = memory.feature_bank
+        if isinstance(memory, ShardedODCMemory):
+            world = memory.world_size
+            rows = all_gather_cat(memory.feature_bank)
+            order = all_gather_cat(
+                torch.arange(get_rank(), memory.length, world))
+            features = torch.empty_like(rows)
+            features[order] = rows
+        if get_rank() == 0:
+            torch.save(dict(labels=labels, features=features),
+                       osp.join(runner.work_dir,
+                                f'whole_iter{runner.iter + 1}.pt'))
 
 
 @HOOKS.register_module()

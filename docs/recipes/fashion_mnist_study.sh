@@ -14,6 +14,7 @@ DC=configs/selfsup/deepcluster/deepcluster_resnet18-w16_1xb256-steplr-8e_fashion
 ODC_GAP=docs/recipes/odc_gap-neck_fashionmnist.py
 # ODC with two extra 16 x 16 views of 20-50 % crops (multi-crop)
 ODC_MULTICROP=docs/recipes/odc_multicrop_fashionmnist.py
+VIEWS=model.data_preprocessor.extra_views
 # the screening schedule: 4 epochs, LR x0.4 after 3
 SHORT="train_cfg.max_epochs=4 param_scheduler.0.milestones=[3]"
 # the training augmentations (the model's data preprocessor since
@@ -46,6 +47,9 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     # preprocessor (BatchCropFlipJitter, 2026-12-06): same settings
     odc4-batchaug) row "$1" $ODC $SHORT ;;
     odc4-multicrop) row "$1" $ODC_MULTICROP $SHORT ;;
+    odc4-multicrop-mild) row "$1" $ODC_MULTICROP $SHORT \
+        "$VIEWS.0.crop_ratio_range=(0.35,0.8)" "$VIEWS.0.output_size=(20,20)" \
+        "$VIEWS.1.crop_ratio_range=(0.35,0.8)" "$VIEWS.1.output_size=(20,20)" ;;
     dc4-batchaug) row "$1" $DC $SHORT ;;
     odc4-k10) row "$1" $ODC $SHORT model.head.num_classes=10 \
         model.memory_bank.num_classes=10 custom_hooks.0.clustering.k=10 ;;
@@ -101,7 +105,8 @@ odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03
 odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128
 odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
-odc4-recluster odc4-batchaug odc4-multicrop odc8-base odc8-recluster dc4-base dc4-k10
+odc4-recluster odc4-batchaug odc4-multicrop odc4-multicrop-mild
+odc8-base odc8-recluster dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-batchaug"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)

@@ -281,7 +281,7 @@ class FeatureMonitorHook(Hook):
         if memory is not None:
             if not bool(memory.initialized):
                 return None
-            return memory.label_bank.cpu().numpy()
+            return memory.gather_labels().cpu().numpy()
         labels = getattr(self.train_dataset, 'labels', None)
         if isinstance(labels, torch.Tensor) and bool((labels >= 0).all()):
             return labels.cpu().numpy()

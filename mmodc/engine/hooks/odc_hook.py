@@ -4,7 +4,7 @@ from typing import Optional
 
 import numpy as np
 from mmengine.dist import is_main_process
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 
 from mmodc.registry import HOOKS
 from ..extractor import unwrap_model
@@ -61,6 +61,18 @@ class ODCHook(Hook):
         self.save_labels_interval = save_labels_interval
         self.recluster_interval = recluster_interval
 
+    def before_train(self, runner) -> None:
+        """Refuse to checkpoint a memory that a checkpoint cannot hold."""
+        memory = unwrap_model(runner.model).memory_bank
+        saves = any(isinstance(hook, CheckpointHook) for hook in runner.hooks)
+        if saves and not memory.saves_in_checkpoints:
+            raise ValueError(
+                f'{type(memory).__name__} over {memory.world_size} processes '
+                'cannot be saved in checkpoints yet (MMEngine writes rank '
+                "0's shard only): train without checkpoints "
+                '(--cfg-options default_hooks.checkpoint=None) or use '
+                "model.memory_bank.type='ODCMemory'.")
+
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
@@ -88,12 +100,13 @@ class ODCHook(Hook):
                 f'ODC: memory re-clustered by k-means after epoch '
                 f'{runner.epoch + 1}: {changed:.1%} of the labels changed')
         if (self.save_labels_interval
-                and self.every_n_epochs(runner, self.save_labels_interval)
-                and is_main_process()):
-            memory = unwrap_model(runner.model).memory_bank
-            path = osp.join(runner.work_dir,
-                            f'cluster_epoch_{runner.epoch + 1}.npy')
-            np.save(path, memory.label_bank.cpu().numpy())
+                and self.every_n_epochs(runner, self.save_labels_interval)):
+            # every rank takes part: a sharded memory gathers the labels
+            labels = unwrap_model(runner.model).memory_bank.gather_labels()
+            if is_main_process():
+                np.save(osp.join(runner.work_dir,
+                                 f'cluster_epoch_{runner.epoch + 1}.npy'),
+                        labels.cpu().numpy())
 
     @staticmethod
     def _log_clusters(runner, memory, outputs: Optional[dict]) -> None:

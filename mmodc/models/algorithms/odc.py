@@ -76,7 +76,7 @@ class ODC(BaseClusteringModel):
         idx = self._sample_indices(data_samples)
         self.head.set_centroids(self.memory_bank.centroids)
         loss, embedding = self.views_loss(inputs, data_samples,
-                                          self.memory_bank.label_bank[idx],
+                                          self.memory_bank.labels_of(idx),
                                           self.memory_bank.class_weights)
         change_ratio = self.memory_bank.update_samples_memory(
             idx, embedding.detach())

@@ -1,3 +1,4 @@
 from .odc_memory import ODCMemory
+from .sharded_odc_memory import ShardedODCMemory
 
-__all__ = ['ODCMemory']
+__all__ = ['ODCMemory', 'ShardedODCMemory']

@@ -1,5 +1,5 @@
 """Sample and centroid memory of Online Deep Clustering."""
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -149,6 +149,9 @@ class ODCMemory(BaseModule):
                     'same data and K, or start a new run.')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    #: Whether a checkpoint of rank 0 holds the whole memory.
+    saves_in_checkpoints = True
+
     # ------------------------------------------------------------------ init
     def init_memory(self, features: torch.Tensor,
                     labels: torch.Tensor) -> None:
@@ -160,13 +163,19 @@ class ODCMemory(BaseModule):
                 second ``N x d`` copy is made).
             labels (torch.Tensor): ``N`` cluster ids in ``[0, K)``.
         """
-        if features.shape != self.feature_bank.shape:
+        labels = torch.as_tensor(labels).long()
+        self._check_init(features, labels)
+        self._fill_banks(features, labels)
+
+    def _check_init(self, features: torch.Tensor,
+                    labels: torch.Tensor) -> None:
+        """Refuse initial features or labels that do not fit the memory."""
+        if tuple(features.shape) != (self.length, self.feat_dim):
             raise ValueError(
                 f'ODCMemory.init_memory: features of shape '
                 f'{tuple(features.shape)} do not match the memory '
                 f'(length={self.length}, feat_dim={self.feat_dim}).')
-        labels = torch.as_tensor(labels).long()
-        if labels.shape != self.label_bank.shape:
+        if labels.shape != (self.length, ):
             raise ValueError(
                 f'ODCMemory.init_memory: {tuple(labels.shape)} labels for '
                 f'a memory of length={self.length}.')
@@ -176,8 +185,14 @@ class ODCMemory(BaseModule):
                 f'ODCMemory.init_memory: labels range from '
                 f'{int(labels.min())} to {int(labels.max())}, outside '
                 f'[0, num_classes={self.num_classes}).')
+
+    def _fill_banks(self, features: torch.Tensor,
+                    labels: torch.Tensor) -> None:
+        """Normalise ``features`` into the feature bank (chunk by chunk),
+        set the labels, then the statistics and centroids."""
         device = self.feature_bank.device
-        for start in range(0, self.length, BANK_CHUNK):
+        rows = self.feature_bank.shape[0]
+        for start in range(0, rows, BANK_CHUNK):
             chunk = features[start:start + BANK_CHUNK].to(
                 device, torch.float32)
             self._check_finite(chunk, 'initial features')
@@ -191,13 +206,33 @@ class ODCMemory(BaseModule):
     def recompute_cluster_statistics(self) -> None:
         """Recompute the per-cluster feature sums and counts from the banks."""
         self.cluster_sums.zero_()
-        for start in range(0, self.length, BANK_CHUNK):
+        rows = self.feature_bank.shape[0]
+        for start in range(0, rows, BANK_CHUNK):
             stop = start + BANK_CHUNK
             self.cluster_sums.index_add_(
                 0, self.label_bank[start:stop],
                 self.feature_bank[start:stop].double())
         self.cluster_counts.copy_(
             torch.bincount(self.label_bank, minlength=self.num_classes))
+
+    def labels_of(self, idx: torch.Tensor) -> torch.Tensor:
+        """The labels of samples ``idx`` (the local batch).
+
+        Args:
+            idx (torch.Tensor): Dataset indices.
+
+        Returns:
+            torch.Tensor: Their labels.
+        """
+        return self.label_bank[idx]
+
+    def gather_labels(self) -> torch.Tensor:
+        """Every sample's label, in index order.
+
+        Returns:
+            torch.Tensor: ``N`` labels.
+        """
+        return self.label_bank
 
     # ------------------------------------------------------------ per batch
     def update_samples_memory(self, idx: torch.Tensor,
@@ -215,6 +250,19 @@ class ODCMemory(BaseModule):
             torch.Tensor: The fraction of the batch's distinct samples whose
             label changed.
         """
+        idx, features = self._gather_batch(idx, features)
+        old_features = self.feature_bank[idx]
+        old_labels = self.label_bank[idx]
+        new_features, new_labels = self._update_rows(
+            old_features, old_labels, features)
+        self.feature_bank[idx] = new_features
+        self.label_bank[idx] = new_labels
+        return (new_labels != old_labels).float().mean()
+
+    def _gather_batch(self, idx: torch.Tensor, features: torch.Tensor
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The batch of every rank, unit rows, one row per distinct index
+        (its last occurrence)."""
         device = self.feature_bank.device
         idx = all_gather_cat(idx.to(device))
         features = all_gather_cat(features.detach().to(device, torch.float32))
@@ -224,15 +272,17 @@ class ODCMemory(BaseModule):
         if not torch.isfinite(norms).all():
             self._check_finite(features, 'batch features')
         features = features / norms.clamp(min=1e-12)  # as F.normalize
-        idx, features = self._last_occurrence(idx, features)
-        old_features = self.feature_bank[idx]
+        return self._last_occurrence(idx, features)
+
+    def _update_rows(self, old_features: torch.Tensor,
+                     old_labels: torch.Tensor, features: torch.Tensor
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Blend the batch into its rows, re-assign them and move the
+        statistics; return the new rows and labels (not yet written)."""
         new_features = self._blend(old_features, features)
-        old_labels = self.label_bank[idx]
         new_labels = self.assign(new_features)
         self._move(old_features, old_labels, new_features, new_labels)
-        self.feature_bank[idx] = new_features
-        self.label_bank[idx] = new_labels
-        return (new_labels != old_labels).float().mean()
+        return new_features, new_labels
 
     def _blend(self, old_features: torch.Tensor,
                features: torch.Tensor) -> torch.Tensor:
@@ -365,10 +415,9 @@ class ODCMemory(BaseModule):
         if num_small == 0:
             return 0
         members = small[self.label_bank].nonzero().squeeze(1)
-        if members.numel() > 0:
-            features = self.feature_bank[members]
-            self._relabel(members, features,
-                          self._nearest_centroid(features, excluded=small))
+        features = self.feature_bank[members]
+        self._relabel(members, features,
+                      self._nearest_centroid(features, excluded=small))
         self._fill_empty_clusters()
         return num_small
 
@@ -382,13 +431,18 @@ class ODCMemory(BaseModule):
         empty = (self.cluster_counts == 0).nonzero().squeeze(1).tolist()
         for cluster in empty:
             largest = int(self.cluster_counts.argmax())
-            members = (self.label_bank == largest).nonzero().squeeze(1)
-            features = self.feature_bank[members]
-            in_second = split_in_two(features, min_size=self.min_cluster)
-            moved = members[in_second]
-            self._relabel(moved, features[in_second],
-                          torch.full_like(moved, cluster))
+            self._split_largest(largest, cluster)
             self._set_centroids_from_sums([largest, cluster])
+
+    def _split_largest(self, largest: int, cluster: int) -> None:
+        """Move one part of cluster ``largest``, split by 2-means, to the
+        empty ``cluster``."""
+        members = (self.label_bank == largest).nonzero().squeeze(1)
+        features = self.feature_bank[members]
+        in_second = split_in_two(features, min_size=self.min_cluster)
+        moved = members[in_second]
+        self._relabel(moved, features[in_second],
+                      torch.full_like(moved, cluster))
 
     def recluster(self, seed: int = 0) -> float:
         """Cluster the feature bank afresh with k-means (rank 0, then
