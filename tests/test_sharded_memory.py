@@ -2,7 +2,9 @@
 gives the labels (identical), features (1e-6) and statistics of the
 replicated ODCMemory after updates, small-cluster passes with members on
 every rank and splits of the largest cluster, and after real ODC training
-iterations (2 processes, tools/dist_train.sh)."""
+iterations (2 processes, tools/dist_train.sh, the initial clustering done
+without any rank holding every feature); sampled_kmeans finds clusters
+from a sample with the rows spread over the ranks."""
 import os
 import socket
 
@@ -13,6 +15,7 @@ import torch.multiprocessing as mp
 from conftest import shrink_config
 from test_odc_distributed import launch
 
+from mmodc.clustering import sampled_kmeans
 from mmodc.models import ODCMemory, ShardedODCMemory
 
 N, DIM, K, MIN_CLUSTER, BATCH, STEPS = 98, 8, 6, 5, 7, 12
@@ -82,19 +85,48 @@ def run_both(rank: int, world: int) -> None:
         compare(replicated, sharded, rank, world, f'step {step}')
 
 
-def worker(rank: int, world: int, port: int) -> None:
+def sample_kmeans_of_blobs(rank: int, world: int) -> None:
+    """Two far-apart blobs of 1,000 rows, spread over the ranks: k-means
+    on a sample of 100 rows finds them, every rank labels its own rows,
+    and the centroids are the same everywhere."""
+    generator = torch.Generator().manual_seed(0)
+    blobs = torch.randint(0, 2, (2000, ), generator=generator)
+    points = torch.randn(2000, 3, generator=generator)
+    points[:, 0] += 20 * blobs
+    mine = torch.arange(rank, 2000, world)
+    labels, centroids = sampled_kmeans(points[mine], mine, 2,
+                                       sample_size=100, seed=1)
+    everyone = [torch.empty_like(centroids) for _ in range(world)]
+    torch_dist.all_gather(everyone, centroids)
+    assert all(torch.equal(other, centroids) for other in everyone)
+    # one label per blob, the same on every rank
+    first = int(labels[blobs[mine] == 0][0])
+    assert torch.equal(labels, torch.where(blobs[mine] == 0, first,
+                                           1 - first))
+    gathered = [torch.empty(1, dtype=torch.long) for _ in range(world)]
+    torch_dist.all_gather(gathered, torch.tensor([first]))
+    assert len({int(other) for other in gathered}) == 1
+
+
+def worker(rank: int, world: int, port: int, check) -> None:
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch_dist.init_process_group('gloo', rank=rank, world_size=world)
     torch.set_num_threads(1)
     try:
-        run_both(rank, world)
+        check(rank, world)
     finally:
         torch_dist.destroy_process_group()
 
 
 @pytest.mark.parametrize('world', [2, 4])
 def test_sharded_memory_matches_the_replicated_one(world):
-    mp.spawn(worker, args=(world, free_port()), nprocs=world, join=True)
+    mp.spawn(worker, args=(world, free_port(), run_both), nprocs=world,
+             join=True)
+
+
+def test_sampled_kmeans_over_two_ranks():
+    mp.spawn(worker, args=(2, free_port(), sample_kmeans_of_blobs),
+             nprocs=2, join=True)
 
 
 def test_one_process_holds_the_whole_memory():
@@ -134,7 +166,10 @@ def test_odc_training_with_a_sharded_memory_matches_the_replicated_one(
             assert ('ShardedODCMemory over 2 processes cannot be saved in '
                     'checkpoints yet') in refused.stderr
             cfg.default_hooks.checkpoint = None  # shards are not saved yet
-        launch(cfg, work_dir, processes=2)
+        result = launch(cfg, work_dir, processes=2)
+        if memory == 'ShardedODCMemory':  # no rank held all the features
+            assert ('k-means with k=8 on a sample of the 150 sharded '
+                    'features') in result.stdout + result.stderr
     for iteration in range(1, 5):
         replicated, sharded = (
             torch.load(os.path.join(work_dir, f'whole_iter{iteration}.pt'))

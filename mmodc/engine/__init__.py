@@ -7,11 +7,17 @@ from .data_sizes import (
     resolve_data_sizes,
     resolve_image_folder,
 )
-from .extractor import extract_features, recompute_bn_statistics, unwrap_model
+from .extractor import (
+    extract_features,
+    extract_local_features,
+    recompute_bn_statistics,
+    unwrap_model,
+)
 from .hooks import *  # noqa: F401,F403
 
 __all__ = [
     'apply_skip_bad_samples', 'auto_num_clusters', 'resolve_data_sizes',
-    'resolve_image_folder', 'extract_features', 'recompute_bn_statistics',
+    'resolve_image_folder', 'extract_features', 'extract_local_features',
+    'recompute_bn_statistics',
     'unwrap_model'
 ]

@@ -1,6 +1,6 @@
 """Feature extraction over a whole dataset, on one or many processes."""
 import logging
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as torch_dist
@@ -69,8 +69,58 @@ def extract_features(model: nn.Module,
     Returns:
         torch.Tensor: ``N x d`` float32 features on the model's device.
     """
-    model = unwrap_model(model)
     num_samples = num_samples or len(dataloader.dataset)
+    feats, idx, skipped = _extract_rows(model, dataloader, forward,
+                                        show_progress)
+    skipped_idx = all_gather_cat(torch.as_tensor(
+        [sample.index for sample in skipped], dtype=torch.long,
+        device=idx.device))
+    return _place_by_index(all_gather_cat(feats), all_gather_cat(idx),
+                           num_samples, skipped_idx)
+
+
+@torch.no_grad()
+def extract_local_features(model: nn.Module,
+                           dataloader: DataLoader,
+                           forward: Callable[[nn.Module, dict],
+                                             torch.Tensor] = default_forward,
+                           show_progress: bool = True
+                           ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Extract the features of this rank's share of the dataloader, kept
+    on this rank (nothing gathered: ``O(N / W)`` rows per rank).
+
+    Skipped samples get the mean feature of this rank's others (see
+    :func:`extract_features`).
+
+    Args:
+        model (nn.Module): The (possibly wrapped) model.
+        dataloader (DataLoader): This rank's batches, with ``sample_idx``.
+        forward (Callable): As in :func:`extract_features`.
+        show_progress (bool): Progress bar on the main process.
+
+    Returns:
+        tuple[torch.Tensor, torch.Tensor]: The rows, sorted by dataset
+        index, and those indices.
+    """
+    feats, idx, skipped = _extract_rows(model, dataloader, forward,
+                                        show_progress)
+    if skipped:
+        idx = torch.cat([idx, torch.as_tensor(
+            [sample.index for sample in skipped], device=idx.device)])
+        feats = torch.cat(
+            [feats, feats.mean(dim=0).expand(len(skipped), -1)])
+    order = torch.argsort(idx)
+    return feats[order], idx[order]
+
+
+def _extract_rows(model: nn.Module, dataloader: DataLoader,
+                  forward: Callable[[nn.Module, dict], torch.Tensor],
+                  show_progress: bool
+                  ) -> Tuple[torch.Tensor, torch.Tensor,
+                             List[SkippedSample]]:
+    """This rank's features in the dataloader's order, their sample
+    indices and the skipped samples (logged), the model in eval mode."""
+    model = unwrap_model(model)
     was_training = model.training
     model.eval()
     progress = (ProgressBar(len(dataloader))
@@ -83,7 +133,7 @@ def extract_features(model: nn.Module,
         feats = forward(model, data).flatten(1).float()
         if local_feats is None:
             capacity = len(dataloader.sampler) if hasattr(
-                dataloader, 'sampler') else num_samples
+                dataloader, 'sampler') else len(dataloader.dataset)
             local_feats = feats.new_empty(capacity, feats.shape[1])
             local_idx = torch.empty(
                 capacity, dtype=torch.long, device=feats.device)
@@ -95,14 +145,9 @@ def extract_features(model: nn.Module,
         if progress is not None:
             progress.update()
     model.train(was_training)
-    skipped_idx = all_gather_cat(torch.as_tensor(
-        [sample.index for sample in skipped], dtype=torch.long,
-        device=local_idx.device))
     if skipped:
         _log_skipped(skipped)
-    return _place_by_index(
-        all_gather_cat(local_feats[:filled]),
-        all_gather_cat(local_idx[:filled]), num_samples, skipped_idx)
+    return local_feats[:filled], local_idx[:filled], skipped
 
 
 def _log_skipped(skipped: List[SkippedSample]) -> None:

@@ -9,12 +9,16 @@ import torch.nn as nn
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from mmodc.clustering import kmeans, preprocess_features
+from mmodc.clustering import kmeans, preprocess_features, sampled_kmeans
 from mmodc.models.losses import cluster_class_weights
 from mmodc.registry import HOOKS
 from mmodc.utils import broadcast_
 from mmodc.utils.sizes import require_resolved
-from ..extractor import extract_features, unwrap_model
+from ..extractor import (
+    extract_features,
+    extract_local_features,
+    unwrap_model,
+)
 
 
 @HOOKS.register_module()
@@ -44,8 +48,10 @@ class DeepClusterHook(Hook):
         extract_dataloader (dict): Dataloader config over the training set
             with a deterministic pipeline and an unshuffled sampler.
         clustering (dict): ``k`` (number of clusters), ``pca_dim`` (PCA
-            dimension with whitening, -1 for none) and optionally
-            ``type='Kmeans'``.
+            dimension with whitening, -1 for none), optionally
+            ``type='Kmeans'`` and ``sample_size`` (the rows k-means trains
+            on when the memory is sharded over the ranks; default
+            ``256 k``, see :func:`mmodc.clustering.sampled_kmeans`).
         unif_sampling (bool): Sample uniformly over the clusters. Defaults
             to False.
         reweight (bool): Weight the loss by ``n_c ** -reweight_pow``;
@@ -83,6 +89,7 @@ class DeepClusterHook(Hook):
         self.num_clusters = require_resolved(clustering['k'],
                                              'clustering.k')
         self.pca_dim = clustering.get('pca_dim', -1)
+        self.sample_size = clustering.get('sample_size')
         self.unif_sampling = unif_sampling
         self.reweight_pow = reweight_pow if reweight else 0.
         self.reinit_head = reinit_head
@@ -158,6 +165,12 @@ class DeepClusterHook(Hook):
         dataloader = runner.build_dataloader(self.extract_dataloader_cfg)
         runner.logger.info('DeepClusterHook: extracting features of '
                            f'{len(dataloader.dataset)} images')
+        if self.init_memory and hasattr(model.memory_bank,
+                                        'init_memory_local'):
+            labels = self._init_sharded_memory(runner, model, dataloader,
+                                               epochs_trained)
+            self.clustering_seconds.append(time.perf_counter() - start)
+            return labels
         features = extract_features(model, dataloader)
         features = preprocess_features(features, self.pca_dim)
         seed = (runner.seed if self.seed is None else self.seed) + \
@@ -172,6 +185,45 @@ class DeepClusterHook(Hook):
         self.clustering_seconds.append(time.perf_counter() - start)
         runner.logger.info('DeepClusterHook: clustering took '
                            f'{self.clustering_seconds[-1]:.1f} s')
+        return labels
+
+    def _init_sharded_memory(self, runner, model: nn.Module,
+                             dataloader, epochs_trained: int) -> torch.Tensor:
+        """Fill a memory sharded over the ranks without any rank holding
+        every feature: each rank extracts its own samples (the extraction
+        sampler deals them out as the memory does), k-means trains on a
+        sample (``clustering.sample_size``) and each rank assigns its own.
+
+        Returns:
+            torch.Tensor: This rank's labels.
+        """
+        memory = model.memory_bank
+        if self.pca_dim > 0:
+            raise NotImplementedError(
+                'DeepClusterHook: PCA before the clustering of a sharded '
+                'memory is not there yet (issue 15); set clustering.pca_dim '
+                '= -1.')
+        features, idx = extract_local_features(model, dataloader)
+        if not torch.equal(idx.cpu(), memory.shard_indices().cpu()):
+            raise RuntimeError(
+                'DeepClusterHook: the extraction dataloader gave rank '
+                f'{memory.rank} other samples than its memory shard '
+                f'(samples rank, rank + {memory.world_size}, ...): use '
+                "sampler=dict(type='DefaultSampler', shuffle=False, "
+                'round_up=False).')
+        features = preprocess_features(features, self.pca_dim)
+        seed = (runner.seed if self.seed is None else self.seed) + \
+            epochs_trained
+        labels, _ = sampled_kmeans(features, idx.to(features.device),
+                                   self.num_clusters, self.sample_size,
+                                   seed=seed)
+        memory.init_memory_local(features, labels)
+        sizes = memory.cluster_counts
+        runner.logger.info(
+            f'DeepClusterHook: k-means with k={self.num_clusters} on a '
+            f'sample of the {memory.length} sharded features: cluster '
+            f'sizes min {int(sizes.min())}, max {int(sizes.max())}, empty '
+            f'{int((sizes == 0).sum())}')
         return labels
 
     def _cluster(self, runner, features: torch.Tensor, seed: int,

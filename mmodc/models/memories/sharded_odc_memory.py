@@ -38,11 +38,15 @@ class ShardedODCMemory(ODCMemory):
     and shares only the moves; the 2-means split of the largest cluster
     gathers that cluster's members (``O(N / K)`` rows).
 
+    The initial clustering (``DeepClusterHook(init_memory=True)``) needs no
+    rank to hold the whole feature matrix: each rank extracts its own rows
+    and :func:`mmodc.clustering.sampled_kmeans` trains on a sample
+    (:meth:`init_memory_local`).
+
     Not yet (issue 15): checkpoints of the shards (:class:`ODCHook` refuses
     a multi-process run with a checkpoint hook instead of letting MMEngine
     write rank 0's shard only), re-clustering
-    (``ODCHook(recluster_interval)``), and an initial clustering without the
-    full feature matrix.
+    (``ODCHook(recluster_interval)``), PCA before the initial k-means.
 
     Args:
         length (int): Number of samples ``N``.
@@ -135,6 +139,40 @@ class ShardedODCMemory(ODCMemory):
         self._check_init(features, labels)
         rows = slice(self.rank, self.length, self.world_size)
         self._fill_banks(features[rows], labels[rows])
+
+    def init_memory_local(self, features: torch.Tensor,
+                          labels: torch.Tensor) -> None:
+        """Fill this rank's rows from its own features and labels (no
+        rank holds the whole training set: see
+        :func:`mmodc.clustering.sampled_kmeans`).
+
+        Args:
+            features (torch.Tensor): ``n x d`` features of this rank's
+                samples ``rank, rank + W, ...`` in that order.
+            labels (torch.Tensor): Their ``n`` cluster ids.
+        """
+        labels = torch.as_tensor(labels).long()
+        rows = self.feature_bank.shape[0]
+        if tuple(features.shape) != (rows, self.feat_dim) or \
+                labels.shape != (rows, ):
+            raise ValueError(
+                f'ShardedODCMemory.init_memory_local: rank {self.rank} holds '
+                f'{rows} samples of dimension {self.feat_dim}, got features '
+                f'{tuple(features.shape)} and labels {tuple(labels.shape)}.')
+        if labels.numel() and (int(labels.min()) < 0
+                               or int(labels.max()) >= self.num_classes):
+            raise ValueError(
+                'ShardedODCMemory.init_memory_local: labels outside '
+                f'[0, num_classes={self.num_classes}).')
+        self._fill_banks(features, labels)
+
+    def shard_indices(self) -> torch.Tensor:
+        """The global index of each of this rank's rows.
+
+        Returns:
+            torch.Tensor: ``rank, rank + W, ...``.
+        """
+        return self._global_indices()
 
     def recompute_cluster_statistics(self) -> None:
         """Per-cluster sums and counts of the local rows, summed over the
