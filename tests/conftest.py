@@ -1,7 +1,10 @@
 """Shared fixtures: tiny ODC / DeepCluster configs on Fashion-MNIST."""
 import copy
+import os
 import os.path as osp
+import subprocess
 import sys
+from typing import Optional
 
 import pytest
 from mmengine.config import Config
@@ -10,6 +13,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 QUICKSTART = osp.join(REPO, 'configs', 'selfsup', 'odc',
                       'odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py')
 FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
+
+TRAIN = osp.join(REPO, 'tools', 'train.py')
 
 sys.path.insert(0, REPO)
 
@@ -52,6 +57,28 @@ def shrink_config(cfg: Config, num_images: int, num_clusters: int,
             hook.dataloader.dataset.indices = num_images
     cfg.default_hooks.logger.interval = 1
     return cfg
+
+
+def with_test_hook(cfg: Config, hook: str, module: str) -> Config:
+    """``cfg`` without the monitor, with the test-only ``hook`` of
+    tests/``module``.py (loaded through ``custom_imports``)."""
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h.type != 'FeatureMonitorHook']
+    cfg.custom_hooks.append(dict(type=hook))
+    cfg.custom_imports = dict(imports=[module])
+    return cfg
+
+
+def train_in_subprocess(config: str, work_dir: str, *extra: str,
+                        env: Optional[dict] = None
+                        ) -> subprocess.CompletedProcess:
+    """``tools/train.py CONFIG --work-dir WORK_DIR EXTRA...`` in a
+    subprocess, tests/ on the path (for test hooks), ``env`` added."""
+    env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join(
+        [REPO, osp.join(REPO, 'tests')]))
+    return subprocess.run(
+        [sys.executable, TRAIN, config, '--work-dir', work_dir, *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope='session')

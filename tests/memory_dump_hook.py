@@ -13,9 +13,7 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 from mmodc.engine import unwrap_model
-from mmodc.models import ShardedODCMemory
 from mmodc.registry import HOOKS
-from mmodc.utils import all_gather_cat
 
 
 @HOOKS.register_module()
@@ -46,14 +44,8 @@ class WholeMemoryDumpHook(Hook):
                          outputs=None) -> None:
         memory = unwrap_model(runner.model).memory_bank
         labels = memory.gather_labels()
-        features = memory.feature_bank
-        if isinstance(memory, ShardedODCMemory):
-            world = memory.world_size
-            rows = all_gather_cat(memory.feature_bank)
-            order = all_gather_cat(
-                torch.arange(get_rank(), memory.length, world))
-            features = torch.empty_like(rows)
-            features[order] = rows
+        rows = torch.arange(memory.feature_bank.shape[0])
+        features = memory._in_index_order(rows, memory.feature_bank)[1]
         if get_rank() == 0:
             torch.save(dict(labels=labels, features=features),
                        osp.join(runner.work_dir,

@@ -3,17 +3,15 @@ and unreadable images stop a run with the file and line by default; with
 ``skip_bad_samples = True`` they are left out, logged once, listed each
 epoch, and ODC keeps their memory rows (the real Runner in subprocesses,
 real DataLoader workers)."""
-import os
 import os.path as osp
 import re
 import subprocess
-import sys
 from functools import partial
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, train_in_subprocess
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
@@ -28,7 +26,6 @@ from mmodc.datasets import (
 from mmodc.datasets.transforms import UnreadableImageError
 from mmodc.engine import apply_skip_bad_samples
 
-TRAIN = osp.join(REPO, 'tools', 'train.py')
 ODC_FOLDER = osp.join(REPO, 'configs', 'selfsup', 'odc',
                       'odc_resnet18-w16_1xb256-steplr-8e_image-folder.py')
 PIPELINE = [dict(type='CheckedLoadImageFromFile'), dict(type='PackInputs')]
@@ -131,16 +128,14 @@ def test_the_config_key_wraps_every_dataloader():
 
 
 def train(work_dir, folder, *options) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, TRAIN, ODC_FOLDER, '--work-dir', str(work_dir),
-         '--cfg-options', f'image_folder={folder}', 'train_cfg.max_epochs=2',
-         'train_dataloader.batch_size=16', 'model.memory_bank.min_cluster=3',
-         *[f'{key}.num_workers=1' for key in (
-             'train_dataloader', 'custom_hooks.0.extract_dataloader',
-             'custom_hooks.3.dataloader')],
-         'custom_hooks.3.dataloader.batch_size=16', *options],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=REPO))
+    return train_in_subprocess(
+        ODC_FOLDER, str(work_dir), '--cfg-options', f'image_folder={folder}',
+        'train_cfg.max_epochs=2', 'train_dataloader.batch_size=16',
+        'model.memory_bank.min_cluster=3',
+        *[f'{key}.num_workers=1' for key in (
+            'train_dataloader', 'custom_hooks.0.extract_dataloader',
+            'custom_hooks.3.dataloader')],
+        'custom_hooks.3.dataloader.batch_size=16', *options)
 
 
 def test_odc_training_stops_at_a_bad_file_or_skips_it(folder, tmp_path):

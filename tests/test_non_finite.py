@@ -4,11 +4,10 @@ and training resumes from it (the real Runner in subprocesses)."""
 import os
 import os.path as osp
 import subprocess
-import sys
 
 import pytest
 import torch
-from conftest import REPO, shrink_config
+from conftest import shrink_config, train_in_subprocess, with_test_hook
 from mmpretrain.structures import DataSample
 
 from mmodc.models.utils.finite_checks import (
@@ -16,7 +15,6 @@ from mmodc.models.utils.finite_checks import (
     check_finite_loss,
 )
 
-TRAIN = osp.join(REPO, 'tools', 'train.py')
 MEMORY = 'memory_bank.'
 
 
@@ -56,11 +54,8 @@ def test_diverged_features_and_loss_name_the_batch():
 
 def train(config: str, work_dir: str, nan_at: str = '',
           *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [REPO, osp.join(REPO, 'tests')]), MMODC_NAN_AT=nan_at)
-    return subprocess.run(
-        [sys.executable, TRAIN, config, '--work-dir', work_dir, *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    return train_in_subprocess(config, work_dir, *extra,
+                               env=dict(MMODC_NAN_AT=nan_at))
 
 
 @pytest.fixture(scope='module')
@@ -69,10 +64,7 @@ def nan_config(quickstart_cfg, tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('non_finite')
     cfg = shrink_config(quickstart_cfg, num_images=120, num_clusters=6,
                         batch_size=20, work_dir=str(root / 'unused'))
-    cfg.custom_hooks = [hook for hook in cfg.custom_hooks
-                        if hook.type != 'FeatureMonitorHook']
-    cfg.custom_hooks.append(dict(type='NaNImageHook'))
-    cfg.custom_imports = dict(imports=['nan_hook'])
+    with_test_hook(cfg, 'NaNImageHook', 'nan_hook')
     cfg.train_cfg.max_epochs = 2
     config = str(root / 'odc_tiny_nan.py')
     cfg.dump(config)

@@ -16,7 +16,7 @@ from typing import Optional
 
 import pytest
 import torch
-from conftest import REPO, shrink_config
+from conftest import REPO, shrink_config, with_test_hook
 from mmengine.config import Config
 
 NUM_ITERS = 4
@@ -145,10 +145,7 @@ def test_an_uneven_last_batch_keeps_the_ranks_identical(quickstart_cfg,
     work_dir = str(tmp_path / 'uneven')
     cfg = shrink_config(quickstart_cfg, num_images=151, num_clusters=8,
                         batch_size=20, work_dir=work_dir)
-    cfg.custom_hooks = [hook for hook in cfg.custom_hooks
-                        if hook.type != 'FeatureMonitorHook']
-    cfg.custom_hooks.append(dict(type='MemoryDumpHook'))
-    cfg.custom_imports = dict(imports=['memory_dump_hook'])
+    with_test_hook(cfg, 'MemoryDumpHook', 'memory_dump_hook')
     cfg.train_dataloader.drop_last = False
     cfg.train_cfg.max_epochs = 1
     launch(cfg, work_dir, processes=2)
@@ -225,10 +222,7 @@ def test_a_failing_rank_stops_both_processes(quickstart_cfg, tmp_path, rank,
     work_dir = str(tmp_path / 'run')
     cfg = shrink_config(quickstart_cfg, num_images=160, num_clusters=8,
                         batch_size=10, work_dir=work_dir)
-    cfg.custom_hooks = [hook for hook in cfg.custom_hooks
-                        if hook.type != 'FeatureMonitorHook']
-    cfg.custom_hooks.append(dict(type='FailHook'))
-    cfg.custom_imports = dict(imports=['fail_hook'])
+    with_test_hook(cfg, 'FailHook', 'fail_hook')
     cfg.train_dataloader.dataset.pipeline.insert(
         0, dict(type='FailingTransform'))
     start = time.monotonic()

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
-from conftest import shrink_config
+from conftest import shrink_config, with_test_hook
 from test_odc_distributed import launch
 
 from mmodc.clustering import sampled_kmeans
@@ -152,10 +152,7 @@ def test_odc_training_with_a_sharded_memory_matches_the_replicated_one(
         cfg = shrink_config(quickstart_cfg, num_images=150, num_clusters=8,
                             batch_size=10, work_dir=work_dir)
         cfg.model.memory_bank.type = memory
-        cfg.custom_hooks = [hook for hook in cfg.custom_hooks
-                            if hook.type != 'FeatureMonitorHook']
-        cfg.custom_hooks.append(dict(type='WholeMemoryDumpHook'))
-        cfg.custom_imports = dict(imports=['memory_dump_hook'])
+        with_test_hook(cfg, 'WholeMemoryDumpHook', 'memory_dump_hook')
         cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=4)
         cfg.default_hooks.checkpoint = None
         runs[memory] = work_dir

@@ -5,14 +5,12 @@ import os
 import os.path as osp
 import random
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, shrink_config
+from conftest import shrink_config, train_in_subprocess, with_test_hook
 
-TRAIN = osp.join(REPO, 'tools', 'train.py')
 EPOCHS = 3
 ITERS_PER_EPOCH = 6  # 120 images, batches of 20
 NUM_KILLS = 20
@@ -33,11 +31,8 @@ def timeline() -> list:
 
 def train(config: str, work_dir: str, kill_at: str = '',
           *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [REPO, osp.join(REPO, 'tests')]), MMODC_KILL_AT=kill_at)
-    return subprocess.run(
-        [sys.executable, TRAIN, config, '--work-dir', work_dir, *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    return train_in_subprocess(config, work_dir, *extra,
+                               env=dict(MMODC_KILL_AT=kill_at))
 
 
 @pytest.fixture(scope='module')
@@ -45,10 +40,7 @@ def tiny_config(quickstart_cfg, tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('sigkill')
     cfg = shrink_config(quickstart_cfg, num_images=120, num_clusters=6,
                         batch_size=20, work_dir=str(root / 'unused'))
-    cfg.custom_hooks = [hook for hook in cfg.custom_hooks
-                        if hook.type != 'FeatureMonitorHook']
-    cfg.custom_hooks.append(dict(type='KillHook'))
-    cfg.custom_imports = dict(imports=['kill_hook'])
+    with_test_hook(cfg, 'KillHook', 'kill_hook')
     cfg.default_hooks.checkpoint.max_keep_ckpts = 1
     cfg.train_cfg.max_epochs = EPOCHS
     config = str(root / 'odc_tiny_kill.py')

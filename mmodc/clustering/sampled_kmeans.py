@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from mmengine.dist import get_rank, is_main_process
 
-from mmodc.utils import all_gather_cat, broadcast_, is_distributed
+from mmodc.utils import all_gather_cat, broadcast_
 from .kmeans import _check_finite, _import_faiss, kmeans
 
 #: Rows per faiss search in :func:`assign_to_centroids`.
@@ -87,6 +87,5 @@ def sampled_kmeans(features: torch.Tensor,
     if is_main_process():
         centroids = kmeans(sample[order], num_clusters, seed=seed,
                            num_iters=num_iters)[1].to(centroids)
-    if is_distributed():
-        broadcast_(centroids)
+    broadcast_(centroids)
     return assign_to_centroids(features, centroids), centroids

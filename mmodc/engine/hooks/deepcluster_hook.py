@@ -158,23 +158,38 @@ class DeepClusterHook(Hook):
                 assignment and is added to the seeds.
 
         Returns:
-            torch.Tensor: The new labels, identical on every rank.
+            torch.Tensor: The new labels, identical on every rank (this
+            rank's own with a sharded memory).
         """
         start = time.perf_counter()
         model = unwrap_model(runner.model)
         dataloader = runner.build_dataloader(self.extract_dataloader_cfg)
         runner.logger.info('DeepClusterHook: extracting features of '
                            f'{len(dataloader.dataset)} images')
+        seed = (runner.seed if self.seed is None else self.seed) + \
+            epochs_trained
         if self.init_memory and hasattr(model.memory_bank,
                                         'init_memory_local'):
             labels = self._init_sharded_memory(runner, model, dataloader,
-                                               epochs_trained)
-            self.clustering_seconds.append(time.perf_counter() - start)
-            return labels
-        features = extract_features(model, dataloader)
-        features = preprocess_features(features, self.pca_dim)
-        seed = (runner.seed if self.seed is None else self.seed) + \
-            epochs_trained
+                                               seed)
+        else:
+            labels = self._cluster_all(runner, model, dataloader, seed,
+                                       epochs_trained)
+        self.clustering_seconds.append(time.perf_counter() - start)
+        runner.logger.info('DeepClusterHook: clustering took '
+                           f'{self.clustering_seconds[-1]:.1f} s')
+        return labels
+
+    def _cluster_all(self, runner, model: nn.Module, dataloader, seed: int,
+                     epochs_trained: int) -> torch.Tensor:
+        """Features of the whole training set on every rank, k-means on
+        rank 0; fill the memory or apply the labels.
+
+        Returns:
+            torch.Tensor: The labels, identical on every rank.
+        """
+        features = preprocess_features(
+            extract_features(model, dataloader), self.pca_dim)
         labels = self._cluster(runner, features, seed, epochs_trained)
         if self.init_memory:
             model.memory_bank.init_memory(features, labels)
@@ -182,13 +197,10 @@ class DeepClusterHook(Hook):
             self._apply_labels(runner, labels, epochs_trained)
             if self.reinit_head:
                 self._reinit_head(runner, model.head, seed)
-        self.clustering_seconds.append(time.perf_counter() - start)
-        runner.logger.info('DeepClusterHook: clustering took '
-                           f'{self.clustering_seconds[-1]:.1f} s')
         return labels
 
-    def _init_sharded_memory(self, runner, model: nn.Module,
-                             dataloader, epochs_trained: int) -> torch.Tensor:
+    def _init_sharded_memory(self, runner, model: nn.Module, dataloader,
+                             seed: int) -> torch.Tensor:
         """Fill a memory sharded over the ranks without any rank holding
         every feature: each rank extracts its own samples (the extraction
         sampler deals them out as the memory does), k-means trains on a
@@ -212,8 +224,6 @@ class DeepClusterHook(Hook):
                 "sampler=dict(type='DefaultSampler', shuffle=False, "
                 'round_up=False).')
         features = preprocess_features(features, self.pca_dim)
-        seed = (runner.seed if self.seed is None else self.seed) + \
-            epochs_trained
         labels, _ = sampled_kmeans(features, idx.to(features.device),
                                    self.num_clusters, self.sample_size,
                                    seed=seed)

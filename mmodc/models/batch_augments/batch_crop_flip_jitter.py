@@ -148,12 +148,12 @@ class BatchCropFlipJitter:
         """``clip(b * (mean + c * (img - mean)))`` per image, as
         ``RandomIntensityJitter``."""
         count = images.shape[0]
-        factors = torch.ones(2, count)
         jittered = torch.rand(count) < self.jitter_prob
-        for row, amount in enumerate((self.contrast, self.brightness)):
-            drawn = torch.empty(count).uniform_(1 - amount, 1 + amount)
-            factors[row] = torch.where(jittered, drawn, 1.)
-        contrast, brightness = factors.to(images).view(2, count, 1, 1, 1)
+        contrast, brightness = (
+            torch.where(jittered,
+                        torch.empty(count).uniform_(1 - amount, 1 + amount),
+                        1.).to(images).view(count, 1, 1, 1)
+            for amount in (self.contrast, self.brightness))
         mean = images.mean(dim=(1, 2, 3), keepdim=True)
         return (brightness * (mean + contrast * (images - mean))).round_(
         ).clamp_(*self.value_range)

@@ -1,7 +1,6 @@
 """A classification data preprocessor that augments training batches."""
 from typing import List, Optional
 
-import torch
 from mmpretrain.models import ClsDataPreprocessor
 
 from mmodc.registry import BATCH_AUGMENTS, MODELS
@@ -69,19 +68,11 @@ class BatchAugmentDataPreprocessor(ClsDataPreprocessor):
                 "stacked B x C x H x W tensors: use collate_fn=dict(type="
                 "'default_collate') and images of one size.")
         images = inputs.float()
-        result = super().forward(
-            dict(data, inputs=self.augment(images)), training)
+        views = [self.augment(images)] + [view(images)
+                                          for view in self.extra_views]
+        normalise = super().forward  # channel order, mean and std alike
+        results = [normalise(dict(data, inputs=view), training)
+                   for view in views]
         if self.extra_views:
-            result['inputs'] = [result['inputs']] + [
-                self.normalise(view(images)) for view in self.extra_views
-            ]
-        return result
-
-    def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        """Channel order and ``(images - mean) / std`` as for the main
-        view."""
-        if self.to_rgb and images.shape[1] == 3:
-            images = images[:, [2, 1, 0]]
-        if self._enable_normalize:
-            images = (images - self.mean) / self.std
-        return images
+            results[0]['inputs'] = [result['inputs'] for result in results]
+        return results[0]

@@ -164,21 +164,22 @@ class ODCMemory(BaseModule):
             labels (torch.Tensor): ``N`` cluster ids in ``[0, K)``.
         """
         labels = torch.as_tensor(labels).long()
-        self._check_init(features, labels)
+        self._check_init(features, labels, self.length)
         self._fill_banks(features, labels)
 
-    def _check_init(self, features: torch.Tensor,
-                    labels: torch.Tensor) -> None:
-        """Refuse initial features or labels that do not fit the memory."""
-        if tuple(features.shape) != (self.length, self.feat_dim):
+    def _check_init(self, features: torch.Tensor, labels: torch.Tensor,
+                    rows: int) -> None:
+        """Refuse initial features or labels that do not fit ``rows`` rows
+        of the memory."""
+        if tuple(features.shape) != (rows, self.feat_dim):
             raise ValueError(
                 f'ODCMemory.init_memory: features of shape '
                 f'{tuple(features.shape)} do not match the memory '
-                f'(length={self.length}, feat_dim={self.feat_dim}).')
-        if labels.shape != (self.length, ):
+                f'({rows} rows, feat_dim={self.feat_dim}).')
+        if labels.shape != (rows, ):
             raise ValueError(
                 f'ODCMemory.init_memory: {tuple(labels.shape)} labels for '
-                f'a memory of length={self.length}.')
+                f'a memory of {rows} rows.')
         if labels.numel() and (int(labels.min()) < 0
                                or int(labels.max()) >= self.num_classes):
             raise ValueError(
@@ -232,7 +233,33 @@ class ODCMemory(BaseModule):
         Returns:
             torch.Tensor: ``N`` labels.
         """
-        return self.label_bank
+        rows = torch.arange(self.label_bank.shape[0],
+                            device=self.label_bank.device)
+        return self._in_index_order(rows, self.label_bank)[1]
+
+    # ---------------------------------------------------------- row access
+    # Where the rows of the banks live. Here every rank holds all of them;
+    # ShardedODCMemory overrides these four to spread them over the ranks.
+    def _read_rows(self, bank: torch.Tensor,
+                   idx: torch.Tensor) -> torch.Tensor:
+        """Rows ``idx`` (dataset indices, the same on every rank) of a
+        bank."""
+        return bank[idx]
+
+    def _write_rows(self, bank: torch.Tensor, idx: torch.Tensor,
+                    values: torch.Tensor) -> None:
+        """Set rows ``idx`` (dataset indices) of a bank to ``values``."""
+        bank[idx] = values
+
+    def _local_rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """The bank rows this rank holds of dataset indices ``idx``."""
+        return idx
+
+    def _in_index_order(self, rows: torch.Tensor, *tensors: torch.Tensor
+                        ) -> Tuple[torch.Tensor, ...]:
+        """The dataset indices of local bank ``rows`` and ``tensors`` (one
+        row per bank row), from every rank, in index order."""
+        return (rows, *tensors)
 
     # ------------------------------------------------------------ per batch
     def update_samples_memory(self, idx: torch.Tensor,
@@ -251,12 +278,13 @@ class ODCMemory(BaseModule):
             label changed.
         """
         idx, features = self._gather_batch(idx, features)
-        old_features = self.feature_bank[idx]
-        old_labels = self.label_bank[idx]
-        new_features, new_labels = self._update_rows(
-            old_features, old_labels, features)
-        self.feature_bank[idx] = new_features
-        self.label_bank[idx] = new_labels
+        old_features = self._read_rows(self.feature_bank, idx)
+        old_labels = self._read_rows(self.label_bank, idx)
+        new_features = self._blend(old_features, features)
+        new_labels = self.assign(new_features)
+        self._move(old_features, old_labels, new_features, new_labels)
+        self._write_rows(self.feature_bank, idx, new_features)
+        self._write_rows(self.label_bank, idx, new_labels)
         return (new_labels != old_labels).float().mean()
 
     def _gather_batch(self, idx: torch.Tensor, features: torch.Tensor
@@ -273,16 +301,6 @@ class ODCMemory(BaseModule):
             self._check_finite(features, 'batch features')
         features = features / norms.clamp(min=1e-12)  # as F.normalize
         return self._last_occurrence(idx, features)
-
-    def _update_rows(self, old_features: torch.Tensor,
-                     old_labels: torch.Tensor, features: torch.Tensor
-                     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Blend the batch into its rows, re-assign them and move the
-        statistics; return the new rows and labels (not yet written)."""
-        new_features = self._blend(old_features, features)
-        new_labels = self.assign(new_features)
-        self._move(old_features, old_labels, new_features, new_labels)
-        return new_features, new_labels
 
     def _blend(self, old_features: torch.Tensor,
                features: torch.Tensor) -> torch.Tensor:
@@ -370,12 +388,16 @@ class ODCMemory(BaseModule):
         self.cluster_counts.index_add_(0, new_labels,
                                        torch.ones_like(new_labels))
 
-    def _relabel(self, idx: torch.Tensor, features: torch.Tensor,
+    def _relabel(self, rows: torch.Tensor, features: torch.Tensor,
                  labels: torch.Tensor) -> None:
-        """Move samples ``idx`` (features ``features``, unchanged) to
-        clusters ``labels``."""
-        self._move(features, self.label_bank[idx], features, labels)
-        self.label_bank[idx] = labels
+        """Move local bank ``rows`` (features ``features``, unchanged) to
+        clusters ``labels``; the statistics take the moves of every rank,
+        in index order."""
+        old_labels = self.label_bank[rows]
+        self.label_bank[rows] = labels
+        _, features, old_labels, labels = self._in_index_order(
+            rows, features, old_labels, labels)
+        self._move(features, old_labels, features, labels)
 
     # ------------------------------------------------------------ centroids
     def update_centroids(self) -> None:
@@ -435,14 +457,16 @@ class ODCMemory(BaseModule):
             self._set_centroids_from_sums([largest, cluster])
 
     def _split_largest(self, largest: int, cluster: int) -> None:
-        """Move one part of cluster ``largest``, split by 2-means, to the
-        empty ``cluster``."""
+        """Move one part of cluster ``largest``, split by 2-means over all
+        its members (on every rank, in index order), to the empty
+        ``cluster``."""
         members = (self.label_bank == largest).nonzero().squeeze(1)
-        features = self.feature_bank[members]
+        members, features = self._in_index_order(members,
+                                                  self.feature_bank[members])
         in_second = split_in_two(features, min_size=self.min_cluster)
-        moved = members[in_second]
-        self._relabel(moved, features[in_second],
-                      torch.full_like(moved, cluster))
+        rows = self._local_rows(members[in_second])
+        self._relabel(rows, self.feature_bank[rows],
+                      torch.full_like(rows, cluster))
 
     def recluster(self, seed: int = 0) -> float:
         """Cluster the feature bank afresh with k-means (rank 0, then
