@@ -205,7 +205,7 @@ def test_a_crash_while_saving_keeps_the_older_checkpoints(tmp_path):
     hook.filename_tmpl = 'epoch_{}.pth'
     hook.keep_ckpt_ids = deque([1, 2])
     runner = FailingSaveRunner(
-        work_dir=str(tmp_path),
+        work_dir=str(tmp_path), model=torch.nn.Linear(1, 1), iter=30,
         message_hub=SimpleNamespace(update_info=lambda *args: None))
     with pytest.raises(KeyboardInterrupt):
         hook._save_checkpoint_with_step(runner, 3, {})

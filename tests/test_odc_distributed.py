@@ -2,8 +2,9 @@
 tools/dist_train.sh: identical memories on both ranks after every iteration
 (an uneven last batch included), equal to a one-process run with the same
 global batch; FeatureMonitorHook gives the same numbers on both ranks and
-as one process; a 2-process run resumes with 1 or 2 processes to the same
-state; a rank that raises stops both processes, with its error."""
+as one process; a 2-process run resumes with 1 or 2 processes, and a
+4-process run with a sharded memory with 2, to the same state; a rank
+that raises stops both processes, with its error."""
 import json
 import os
 import os.path as osp
@@ -18,6 +19,8 @@ import pytest
 import torch
 from conftest import REPO, shrink_config, with_test_hook
 from mmengine.config import Config
+
+from mmodc.models.utils import read_state_dict
 
 NUM_ITERS = 4
 
@@ -161,46 +164,62 @@ def test_an_uneven_last_batch_keeps_the_ranks_identical(quickstart_cfg,
     assert int(changed.sum()) == 152 - 40
 
 
-def resumable_cfg(quickstart_cfg: Config, batch_size: int,
-                  work_dir: str) -> Config:
+def resumable_cfg(quickstart_cfg: Config, batch_size: int, work_dir: str,
+                  memory: str = 'ODCMemory') -> Config:
     """80 shuffled images through :func:`non_interacting`, one epoch, a
-    checkpoint after it."""
+    checkpoint after it, the memory of type ``memory``."""
     cfg = non_interacting(shrink_config(
         quickstart_cfg, num_images=80, num_clusters=8,
         batch_size=batch_size, work_dir=work_dir))
+    cfg.model.memory_bank.type = memory
     cfg.custom_hooks = [hook for hook in cfg.custom_hooks
                         if hook.type != 'FeatureMonitorHook']
     cfg.train_cfg.max_epochs = 1
     return cfg
 
 
-def test_a_two_process_run_resumes_with_one_or_two(quickstart_cfg,
-                                                   tmp_path):
-    """Epoch 1 with 2 processes of 10 images each; epoch 2 resumed with 2
-    processes, with 1 process of 20 images, and not interrupted at all:
-    the same memory and weights."""
-    first = str(tmp_path / 'first')
-    launch(resumable_cfg(quickstart_cfg, 10, first), first, processes=2)
-    runs = {}
-    for name, processes, batch_size in (('two', 2, 10), ('one', 1, 20)):
+def test_a_run_resumes_with_another_number_of_processes(quickstart_cfg,
+                                                        tmp_path):
+    """Epoch 1 with 2 processes of 10 images each, resumed for epoch 2 with
+    2 processes and with 1 process of 20 images; epoch 1 with 4 processes
+    of 5 images and a ShardedODCMemory (shard files), resumed with 2
+    processes (re-sharded); and 2 processes not interrupted at all: the
+    same memory and weights."""
+    starts = {'first': (2, 10, 'ODCMemory'),
+              'first-sharded': (4, 5, 'ShardedODCMemory')}
+    for name, (processes, batch_size, memory) in starts.items():
         work_dir = str(tmp_path / name)
-        shutil.copytree(first, work_dir)
-        launch(resumable_cfg(quickstart_cfg, batch_size, work_dir), work_dir,
-               processes, '--resume', '--cfg-options',
+        launch(resumable_cfg(quickstart_cfg, batch_size, work_dir, memory),
+               work_dir, processes)
+    sharded = torch.load(str(tmp_path / 'first-sharded' / 'epoch_1.pth'),
+                         weights_only=False)
+    assert sharded['meta']['memory_shards']['world_size'] == 4
+    assert 'memory_bank.feature_bank' not in sharded['state_dict']
+    assert sorted(os.listdir(tmp_path / 'first-sharded' / 'epoch_1.pth.memory'
+                             )) == [f'shard-{r}-of-4.pth' for r in range(4)]
+    runs = {}
+    for name, start, processes, batch_size, memory in (
+            ('two', 'first', 2, 10, 'ODCMemory'),
+            ('one', 'first', 1, 20, 'ODCMemory'),
+            ('sharded-four-to-two', 'first-sharded', 2, 10,
+             'ShardedODCMemory')):
+        work_dir = str(tmp_path / name)
+        shutil.copytree(str(tmp_path / start), work_dir)
+        launch(resumable_cfg(quickstart_cfg, batch_size, work_dir, memory),
+               work_dir, processes, '--resume', '--cfg-options',
                'train_cfg.max_epochs=2')
         runs[name] = work_dir
     runs['uninterrupted'] = str(tmp_path / 'uninterrupted')
     launch(resumable_cfg(quickstart_cfg, 10, runs['uninterrupted']),
            runs['uninterrupted'], 2, '--cfg-options', 'train_cfg.max_epochs=2')
-    states = {name: torch.load(osp.join(work_dir, 'epoch_2.pth'),
-                               weights_only=False)['state_dict']
+    # the whole memory, read from the shard files of sharded checkpoints
+    states = {name: read_state_dict(osp.join(work_dir, 'epoch_2.pth'))
               for name, work_dir in runs.items()}
     reference = states['uninterrupted']
-    start = torch.load(osp.join(first, 'epoch_1.pth'),
-                       weights_only=False)['state_dict']
+    start = read_state_dict(str(tmp_path / 'first' / 'epoch_1.pth'))
     assert not torch.equal(start['memory_bank.feature_bank'],
                            reference['memory_bank.feature_bank'])
-    for name in ('two', 'one'):
+    for name in ('two', 'one', 'sharded-four-to-two'):
         state = states[name]
         assert torch.equal(state['memory_bank.label_bank'],
                            reference['memory_bank.label_bank']), name

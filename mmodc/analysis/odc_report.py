@@ -23,7 +23,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner, load_checkpoint, set_random_seed
+from mmengine.runner import Runner, set_random_seed
 
 from mmodc.engine.extractor import (
     extract_features,
@@ -33,6 +33,7 @@ from mmodc.engine.extractor import (
 )
 from mmodc.evaluation.feature_eval import evaluate_features
 from mmodc.evaluation.functional import clustering_scores
+from mmodc.models.utils import read_state_dict
 from mmodc.registry import MODELS
 from .cluster_plots import plot_cluster_gallery, plot_cluster_sizes
 from .curve_plots import load_monitor_records, plot_training_curves
@@ -122,7 +123,8 @@ def build_odc_model(cfg: Config,
     Args:
         cfg (Config): The training config.
         checkpoint (str, optional): Checkpoint to load (state dict ``state_
-            dict``, memory included); None for a fresh initialisation.
+            dict``, memory included, also from the shard files of a sharded
+            memory); None for a fresh initialisation.
         seed (int, optional): Seed set before building (the config's seed
             reproduces the initial weights of training).
 
@@ -136,12 +138,7 @@ def build_odc_model(cfg: Config,
         if checkpoint is None:
             model.init_weights()
         else:
-            load_checkpoint(
-                model,
-                checkpoint,
-                map_location='cpu',
-                strict=True,
-                logger='current')
+            model.load_state_dict(read_state_dict(checkpoint), strict=True)
     return model.eval()
 
 

@@ -17,6 +17,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from torch import nn
 
+from mmodc.models.utils.memory_shards import LAYOUT_KEY, shard_folder
+
 #: The file MMEngine's CheckpointHook writes with the newest checkpoint.
 POINTER = 'last_checkpoint'
 
@@ -44,7 +46,9 @@ class IncompatibleCheckpointError(ValueError):
 
 
 def check_complete(path: str) -> None:
-    """Raise unless ``path`` is a complete ``torch.save`` file.
+    """Raise unless ``path`` is a complete ``torch.save`` file, and so are
+    the memory shard files beside it, if it has any
+    (:mod:`mmodc.models.utils.memory_shards`).
 
     The zip container torch writes ends with a directory of its members;
     a truncated file has none, and every member's CRC is checked, so a
@@ -55,8 +59,30 @@ def check_complete(path: str) -> None:
 
     Raises:
         IncompleteCheckpointError: Missing, empty, truncated or damaged,
-            with the path and the reason.
+            or with a missing or incomplete shard, with the path and the
+            reason.
     """
+    _check_torch_file(path)
+    folder = shard_folder(path)
+    if not osp.isdir(folder):
+        return
+    shards = [name for name in os.listdir(folder) if name.endswith('.pth')]
+    world_sizes = {name.rsplit('-of-', 1)[-1][:-len('.pth')]
+                   for name in shards}
+    expected = ({f'shard-{rank}-of-{size}.pth'
+                 for rank in range(int(size))} for size in world_sizes
+                if size.isdigit())
+    missing = sorted(set().union(*expected) - set(shards))
+    if missing:
+        raise IncompleteCheckpointError(
+            f'checkpoint {path}: memory shard {osp.join(folder, missing[0])} '
+            'is missing')
+    for name in shards:
+        _check_torch_file(osp.join(folder, name))
+
+
+def _check_torch_file(path: str) -> None:
+    """Raise unless ``path`` is a complete ``torch.save`` file."""
     if not osp.isfile(path):
         raise IncompleteCheckpointError(f'checkpoint {path}: no such file')
     if osp.getsize(path) == 0:
@@ -148,24 +174,6 @@ def resolve_resume_checkpoint(cfg: Config) -> None:
     cfg.load_from = path
 
 
-def replace_atomically(source: str, target: str) -> None:
-    """Flush ``source`` to disk and rename it to ``target`` (atomic on one
-    file system), then flush the folder entry.
-
-    Args:
-        source (str): A file just written.
-        target (str): Its final name, in the same folder.
-    """
-    with open(source, 'rb') as file:
-        os.fsync(file.fileno())
-    os.replace(source, target)
-    folder = os.open(osp.dirname(osp.abspath(target)), os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
 def check_resume_compatible(model: nn.Module, cfg: Config, path: str) -> None:
     """Refuse to resume ``model`` from a checkpoint of another kind of run.
 
@@ -187,8 +195,8 @@ def check_resume_compatible(model: nn.Module, cfg: Config, path: str) -> None:
     checkpoint = torch.load(path, map_location='cpu', mmap=True,
                             weights_only=False)
     differences = _algorithm_difference(checkpoint, cfg)
-    differences.update(_size_differences(checkpoint['state_dict'],
-                                         model.state_dict()))
+    differences.update(_size_differences(_saved_shapes(checkpoint),
+                                         _model_shapes(model)))
     if not differences:
         return
     lines = ''.join(f'\n  {field}: {saved} in the checkpoint, {current} '
@@ -213,13 +221,42 @@ def _algorithm_difference(checkpoint: dict, cfg: Config) -> Dict[str, tuple]:
     return {} if saved == current else {'model.type': (saved, current)}
 
 
+def _saved_shapes(checkpoint: dict) -> Dict[str, torch.Size]:
+    """The shape of each tensor of a checkpoint's state dict, memory banks
+    kept in shard files included at their whole size."""
+    shapes = {key: value.shape
+              for key, value in checkpoint['state_dict'].items()}
+    layout = checkpoint.get('meta', {}).get(LAYOUT_KEY)
+    for prefix, sizes in (layout or {}).get('memories', {}).items():
+        shapes.update(_whole_bank_shapes(prefix, sizes['length'],
+                                         sizes['feat_dim']))
+    return shapes
+
+
+def _model_shapes(model: nn.Module) -> Dict[str, torch.Size]:
+    """The shape of each tensor of a model's state dict, the banks of a
+    sharded memory at their whole size."""
+    shapes = {key: value.shape for key, value in model.state_dict().items()}
+    for name, module in model.named_modules():
+        if getattr(module, 'is_sharded', False):
+            shapes.update(_whole_bank_shapes(f'{name}.', module.length,
+                                             module.feat_dim))
+    return shapes
+
+
+def _whole_bank_shapes(prefix: str, length: int,
+                       feat_dim: int) -> Dict[str, torch.Size]:
+    return {f'{prefix}feature_bank': torch.Size((length, feat_dim)),
+            f'{prefix}label_bank': torch.Size((length, ))}
+
+
 def _size_differences(saved: dict, current: dict) -> Dict[str, tuple]:
     """Config field (or state-dict key) -> (saved, current) size of every
-    tensor whose shape differs, and the model's tensors the checkpoint
-    lacks."""
+    tensor whose shape differs (both given as shapes by key), and the
+    model's tensors the checkpoint lacks."""
     differences = {}
     for key in (key for key in current if key in saved):
-        old, new = saved[key].shape, current[key].shape
+        old, new = saved[key], current[key]
         fields = SIZE_FIELDS.get(key)
         if old == new:
             continue

@@ -16,7 +16,9 @@ and the random number generator states ``meta['random_states']`` that
 ``torch.load(..., weights_only=True)``, as downloads are loaded, or it is
 not written. ``--no-memory`` also drops
 the ODC memory bank (the ``memory_bank.*`` buffers, 1.3 GB on ImageNet),
-which only training needs, and sets ``meta['memory_bank_dropped']``. The
+which only training needs, and sets ``meta['memory_bank_dropped']``;
+without it, the banks of a sharded memory (``<IN_FILE>.memory/`` shard
+files) are put back into the state dict, so the file stands alone. The
 file is saved as ``<OUT_FILE stem>_<YYYYMMDD>-<sha256[:8]>.pth``, the sha256
 of its bytes, the name :func:`mmodc.utils.download_checkpoint` verifies a
 download by; the final path is printed.
@@ -31,6 +33,7 @@ from typing import NoReturn, Optional, Sequence
 
 import torch
 
+from mmodc.models.utils.memory_shards import with_whole_memory
 from mmodc.utils.download import file_sha256
 
 # tools/ holds what the tools share
@@ -81,7 +84,8 @@ def not_a_checkpoint(path: str, detail: str) -> NoReturn:
 
 
 def load_training_checkpoint(path: str) -> dict:
-    """Load a training checkpoint on the CPU.
+    """Load a training checkpoint on the CPU, the whole memory banks of a
+    sharded memory read from its shard files.
 
     Args:
         path (str): The checkpoint file.
@@ -101,7 +105,7 @@ def load_training_checkpoint(path: str) -> dict:
         not_a_checkpoint(path, f'it holds a {type(checkpoint).__name__}')
     if 'state_dict' not in checkpoint:
         not_a_checkpoint(path, f'its keys are {list(checkpoint)}')
-    return checkpoint
+    return with_whole_memory(checkpoint, path)
 
 
 def strip_checkpoint(checkpoint: dict, drop_memory: bool) -> dict:

@@ -216,7 +216,7 @@ class DeepClusterHook(Hook):
                 'memory is not there yet (issue 15); set clustering.pca_dim '
                 '= -1.')
         features, idx = extract_local_features(model, dataloader)
-        if not torch.equal(idx.cpu(), memory.shard_indices().cpu()):
+        if not torch.equal(idx.cpu(), memory.local_indices().cpu()):
             raise RuntimeError(
                 'DeepClusterHook: the extraction dataloader gave rank '
                 f'{memory.rank} other samples than its memory shard '

@@ -8,6 +8,7 @@ from mmengine.hooks import CheckpointHook, Hook
 
 from mmodc.registry import HOOKS
 from ..extractor import unwrap_model
+from .safe_checkpoint_hook import SafeCheckpointHook
 
 
 @HOOKS.register_module()
@@ -26,7 +27,11 @@ class ODCHook(Hook):
     reference) the memory's features are clustered afresh by k-means
     (:meth:`ODCMemory.recluster`), ids matched to the current labels.
 
-    The memory is saved in checkpoints as buffers of the model; add
+    The memory is saved in checkpoints as buffers of the model; a
+    :class:`ShardedODCMemory` only by :class:`SafeCheckpointHook`, which
+    writes every rank's rows to a shard file beside the checkpoint
+    (:mod:`mmodc.models.utils.memory_shards`) and gives each rank its rows
+    on a resume with any number of processes. Add
     :class:`RandomStatesHook` for an exact resume.
 
     Args:
@@ -62,16 +67,23 @@ class ODCHook(Hook):
         self.recluster_interval = recluster_interval
 
     def before_train(self, runner) -> None:
-        """Refuse to checkpoint a memory that a checkpoint cannot hold."""
+        """Refuse checkpoint hooks that cannot save a sharded memory."""
         memory = unwrap_model(runner.model).memory_bank
-        saves = any(isinstance(hook, CheckpointHook) for hook in runner.hooks)
-        if saves and not memory.saves_in_checkpoints:
-            raise ValueError(
-                f'{type(memory).__name__} over {memory.world_size} processes '
-                'cannot be saved in checkpoints yet (MMEngine writes rank '
-                "0's shard only): train without checkpoints "
-                '(--cfg-options default_hooks.checkpoint=None) or use '
-                "model.memory_bank.type='ODCMemory'.")
+        if not memory.is_sharded:
+            return
+        for hook in runner.hooks:
+            if not isinstance(hook, CheckpointHook):
+                continue
+            if (not isinstance(hook, SafeCheckpointHook) or hook.save_best
+                    or hook.backend_args):
+                raise ValueError(
+                    'a ShardedODCMemory is saved in shard files beside each '
+                    'checkpoint, which only SafeCheckpointHook writes, to a '
+                    'local folder and without save_best (got '
+                    f'{type(hook).__name__}, save_best={hook.save_best}, '
+                    f'backend_args={hook.backend_args}): set default_hooks.'
+                    "checkpoint=dict(type='SafeCheckpointHook', ...) without "
+                    'save_best and backend_args.')
 
     def after_train_iter(self,
                          runner,
@@ -125,3 +137,4 @@ class ODCHook(Hook):
             f'{stats["empty_clusters"]} empty, sizes '
             f'{stats["min_cluster_size"]}..{stats["max_cluster_size"]}'
             f'{change_text}')
+

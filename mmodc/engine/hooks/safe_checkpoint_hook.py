@@ -3,11 +3,21 @@ import os
 import os.path as osp
 from collections import deque
 
-from mmengine.dist import is_main_process
+from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import CheckpointHook
 
-from mmodc.engine.checkpoints import POINTER, replace_atomically
+from mmodc.engine.checkpoints import POINTER
+from mmodc.models.utils.memory_shards import (
+    LAYOUT_KEY,
+    load_memory_rows,
+    remove_memory_shards,
+    remove_other_shards,
+    save_memory_shards,
+    without_sharded_banks,
+)
 from mmodc.registry import HOOKS
+from mmodc.utils.atomic_files import replace_atomically
+from ..extractor import unwrap_model
 
 
 @HOOKS.register_module()
@@ -23,7 +33,14 @@ class SafeCheckpointHook(CheckpointHook):
        the same folder, flushes it and renames it into place;
     2. then points ``last_checkpoint`` at it (written and renamed the same
        way);
-    3. only then removes checkpoints beyond ``max_keep_ckpts``.
+    3. only then removes checkpoints beyond ``max_keep_ckpts`` (with their
+       memory shard folders, :mod:`mmodc.models.utils.memory_shards`).
+
+    The banks of a :class:`ShardedODCMemory` are written by every rank to
+    ``<checkpoint>.memory/shard-<r>-of-<W>.pth`` before rank 0 writes the
+    checkpoint, which records their layout; on loading, each rank takes
+    the rows its memory holds, whatever the number of processes that saved
+    them (:mod:`mmodc.models.utils.memory_shards`).
 
     A kill at any moment leaves the previous checkpoints and the pointer
     intact, or the new checkpoint complete. Checkpoints to another backend
@@ -46,6 +63,7 @@ class SafeCheckpointHook(CheckpointHook):
         partial = f'.{filename}.tmp'
         self.last_ckpt = osp.join(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        meta = self._save_memory_shards(runner, meta)
         runner.save_checkpoint(
             self.out_dir, partial, self.file_client_args,
             save_optimizer=self.save_optimizer,
@@ -57,6 +75,30 @@ class SafeCheckpointHook(CheckpointHook):
                                self.last_ckpt)
             self._point_at_last_checkpoint(runner)
         self._forget_old_checkpoints(runner)
+
+    def _save_memory_shards(self, runner, meta: dict) -> dict:
+        """Every rank writes its rows of the sharded memories beside the
+        checkpoint (MMEngine saves on rank 0 only); once all are on disk,
+        ``meta`` records their layout."""
+        layout = save_memory_shards(unwrap_model(runner.model),
+                                    self.last_ckpt, runner.iter)
+        if layout is None:
+            return meta
+        barrier()
+        if is_main_process():
+            remove_other_shards(self.last_ckpt, layout['world_size'])
+        return dict(meta or {}, **{LAYOUT_KEY: layout})
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Leave out the banks that the shard files hold."""
+        without_sharded_banks(checkpoint)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Give each memory its rows: from the shard files of a sharded
+        checkpoint (with any number of processes), or a sharded memory's
+        share of whole banks."""
+        load_memory_rows(unwrap_model(runner.model), checkpoint,
+                         runner._load_from)
 
     def _remember_checkpoint(self, runner, step: int) -> None:
         """Add ``step`` to the kept checkpoints before saving, so that the
@@ -86,5 +128,6 @@ class SafeCheckpointHook(CheckpointHook):
                 self.keep_ckpt_ids.popleft()))
             if is_main_process() and osp.isfile(old):
                 os.remove(old)
+                remove_memory_shards(old)
         runner.message_hub.update_info('keep_ckpt_ids',
                                        list(self.keep_ckpt_ids))

@@ -134,8 +134,18 @@ class ODCMemory(BaseModule):
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
         """Refuse banks of another length or K before loading (a resume
-        with ``strict=False`` would otherwise skip them and keep zeros)."""
-        for name, size in (('feature_bank', self.length),
+        with ``strict=False`` would otherwise skip them and keep zeros), and
+        a filled memory whose banks are not in the state dict (a checkpoint
+        of a sharded memory read without its shard files)."""
+        if (prefix + 'feature_bank' not in state_dict
+                and bool(state_dict.get(prefix + 'initialized', False))):
+            raise ValueError(
+                f'The checkpoint holds a filled ODC memory ({prefix}) '
+                'without its banks: they are in the shard files of a '
+                'sharded memory (meta memory_shards). Resume with ODCHook in '
+                'the config, or read the checkpoint with '
+                'mmodc.models.utils.memory_shards.with_whole_memory.')
+        for name, size in (('feature_bank', self.feature_bank.shape[0]),
                            ('centroids', self.num_classes)):
             saved = state_dict.get(prefix + name)
             if saved is not None and saved.shape[0] != size:
@@ -149,8 +159,17 @@ class ODCMemory(BaseModule):
                     'same data and K, or start a new run.')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    #: Whether a checkpoint of rank 0 holds the whole memory.
-    saves_in_checkpoints = True
+    #: Whether the banks are split over the ranks (see ShardedODCMemory).
+    is_sharded = False
+
+    def local_indices(self) -> torch.Tensor:
+        """The dataset index of each row this rank holds.
+
+        Returns:
+            torch.Tensor: ``0, 1, ..., N - 1`` (every rank holds all rows).
+        """
+        return torch.arange(self.feature_bank.shape[0],
+                            device=self.label_bank.device)
 
     # ------------------------------------------------------------------ init
     def init_memory(self, features: torch.Tensor,

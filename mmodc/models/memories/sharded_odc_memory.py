@@ -36,10 +36,11 @@ class ShardedODCMemory(ODCMemory):
     and :func:`mmodc.clustering.sampled_kmeans` trains on a sample
     (:meth:`init_memory_local`).
 
-    Not yet (issue 15): checkpoints of the shards (:class:`ODCHook` refuses
-    a multi-process run with a checkpoint hook instead of letting MMEngine
-    write rank 0's shard only), re-clustering
-    (``ODCHook(recluster_interval)``), PCA before the initial k-means.
+    Checkpoints: every rank writes its rows to a shard file beside the
+    checkpoint, and a resume with any number of processes takes its rows
+    from them (:mod:`mmodc.models.utils.memory_shards`, through
+    :class:`ODCHook`). Not yet (issue 15): re-clustering
+    (``ODCHook(recluster_interval)``).
 
     Args:
         length (int): Number of samples ``N``.
@@ -97,7 +98,9 @@ class ShardedODCMemory(ODCMemory):
         return (global_idx[order],
                 *(all_gather_cat(tensor)[order] for tensor in tensors))
 
-    def shard_indices(self) -> torch.Tensor:
+    is_sharded = True
+
+    def local_indices(self) -> torch.Tensor:
         """The dataset index of each of this rank's rows.
 
         Returns:
@@ -146,7 +149,7 @@ class ShardedODCMemory(ODCMemory):
 
         Args:
             features (torch.Tensor): ``n x d`` features of this rank's
-                samples (:meth:`shard_indices`), in that order.
+                samples (:meth:`local_indices`), in that order.
             labels (torch.Tensor): Their ``n`` cluster ids.
         """
         labels = torch.as_tensor(labels).long()
@@ -167,9 +170,3 @@ class ShardedODCMemory(ODCMemory):
             'ShardedODCMemory cannot re-cluster yet (its k-means would need '
             'the whole bank on one rank): remove recluster_interval from '
             'ODCHook or use ODCMemory.')
-
-    @property
-    def saves_in_checkpoints(self) -> bool:
-        """Only in one process: MMEngine writes rank 0's state alone, which
-        would lose the other shards (saving the shards: issue 15)."""
-        return self.world_size == 1

@@ -25,6 +25,8 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from .memory_shards import with_whole_memory
+
 #: Where a model keeps its backbone: the candidate prefixes of a
 #: backbone-only file are the model's module paths from here on.
 BACKBONE = 'backbone.'
@@ -154,7 +156,8 @@ def state_dict_of(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:
 
 def read_state_dict(filename: str,
                     weights_only: bool = False) -> Mapping[str, torch.Tensor]:
-    """Read the state dict of a checkpoint file, on the CPU.
+    """Read the state dict of a checkpoint file, on the CPU (with the
+    whole memory banks of a sharded memory, read from its shard files).
 
     Args:
         filename (str): Path (or URL) of the checkpoint.
@@ -166,7 +169,8 @@ def read_state_dict(filename: str,
         Mapping[str, torch.Tensor]: The tensors by key.
     """
     if not weights_only:
-        return state_dict_of(_load_checkpoint(filename, map_location='cpu'))
+        return state_dict_of(with_whole_memory(
+            _load_checkpoint(filename, map_location='cpu'), filename))
     try:
         return state_dict_of(
             torch.load(filename, map_location='cpu', weights_only=True))
