@@ -1,7 +1,9 @@
 """DeepCluster with two processes (torch.distributed, gloo) through
 tools/dist_train.sh: every rank gets the same labels, class weights and
 re-initialised head, the ranks share one uniform-over-clusters draw, and the
-result equals a one-process run with the same global batch."""
+result equals a one-process run with the same global batch; with
+clustering.sampled (no rank holding every feature) the clustering on a
+sample of all rows is that of the whole matrix on rank 0."""
 import os.path as osp
 
 import numpy as np
@@ -39,6 +41,10 @@ def test_two_processes_agree_and_match_one_process(tmp_path):
     two, one = str(tmp_path / 'two'), str(tmp_path / 'one')
     launch(deterministic_cfg(10, two), two, processes=2)
     launch(deterministic_cfg(20, one), one, processes=1)
+    sampled = str(tmp_path / 'sampled')
+    cfg = deterministic_cfg(10, sampled)
+    cfg.custom_hooks[0].clustering.update(sampled=True, sample_size=160)
+    launch(cfg, sampled, processes=2)
 
     for epoch in range(NUM_EPOCHS):
         rank0, rank1 = dump(two, 0, epoch), dump(two, 1, epoch)
@@ -68,3 +74,12 @@ def test_two_processes_agree_and_match_one_process(tmp_path):
         dump(two, 0, 1)['head.fc_cls.weight'],
         dump(one, 0, 1)['head.fc_cls.weight'])
     assert not np.array_equal(after[0], dump(two, 0, 0)['labels'].numpy())
+    # the sampled path (PCA and k-means fitted on a sample of all 160 rows,
+    # gathered in index order; each rank projects and assigns its own)
+    # clusters as rank 0 does with the whole matrix, on both ranks, before
+    # and after an epoch (the PCA's rounding differs: NMI, not identity)
+    for epoch in range(NUM_EPOCHS):
+        labels = dump(sampled, 0, epoch)['labels']
+        assert torch.equal(labels, dump(sampled, 1, epoch)['labels'])
+        assert normalized_mutual_info(
+            labels.numpy(), dump(two, 0, epoch)['labels'].numpy()) > 0.99

@@ -1,10 +1,12 @@
 """ShardedODCMemory under real torch.distributed (gloo, 2 and 4 processes)
 gives the labels (identical), features (1e-6) and statistics of the
 replicated ODCMemory after updates, small-cluster passes with members on
-every rank and splits of the largest cluster, and after real ODC training
+every rank, splits of the largest cluster and a k-means re-clustering, and
+after real ODC training
 iterations (2 processes, tools/dist_train.sh, the initial clustering done
-without any rank holding every feature); sampled_kmeans finds clusters
-from a sample with the rows spread over the ranks."""
+without any rank holding every feature); sampled_kmeans and
+sampled_preprocess (PCA) fit on a sample with the rows spread over the
+ranks."""
 import os
 import socket
 
@@ -15,7 +17,11 @@ import torch.multiprocessing as mp
 from conftest import shrink_config, with_test_hook
 from test_odc_distributed import launch
 
-from mmodc.clustering import sampled_kmeans
+from mmodc.clustering import (
+    preprocess_features,
+    sampled_kmeans,
+    sampled_preprocess,
+)
 from mmodc.models import ODCMemory, ShardedODCMemory
 
 N, DIM, K, MIN_CLUSTER, BATCH, STEPS = 98, 8, 6, 5, 7, 12
@@ -83,6 +89,10 @@ def run_both(rank: int, world: int) -> None:
             memory.update_centroids()
             memory.deal_with_small_clusters()
         compare(replicated, sharded, rank, world, f'step {step}')
+    # k-means of the banks (on a sample: all 98 rows here), renumbered
+    changed = [memory.recluster(seed=1) for memory in memories]
+    assert changed[0] == changed[1] > 0
+    compare(replicated, sharded, rank, world, 'recluster')
 
 
 def sample_kmeans_of_blobs(rank: int, world: int) -> None:
@@ -108,6 +118,23 @@ def sample_kmeans_of_blobs(rank: int, world: int) -> None:
     assert len({int(other) for other in gathered}) == 1
 
 
+def sampled_pca_of_spread_rows(rank: int, world: int) -> None:
+    """The whitened PCA fitted on a sample of all rows equals that of the
+    whole matrix on one rank (up to float rounding); fitted on a smaller
+    sample, every rank gets other unit rows of the PCA dimension."""
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(300, 12, generator=generator) * torch.arange(1, 13)
+    mine = torch.arange(rank, 300, world)
+    whole = preprocess_features(points, pca_dim=4)[mine]
+    sampled = sampled_preprocess(points[mine], mine, 4, sample_size=300)
+    torch.testing.assert_close(sampled, whole, atol=1e-5, rtol=0)
+    small = sampled_preprocess(points[mine], mine, 4, sample_size=60,
+                               seed=3)
+    assert small.shape == (len(mine), 4)
+    torch.testing.assert_close(small.norm(dim=1), torch.ones(len(mine)))
+    assert not torch.allclose(small, whole, atol=1e-3)
+
+
 def worker(rank: int, world: int, port: int, check) -> None:
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch_dist.init_process_group('gloo', rank=rank, world_size=world)
@@ -129,14 +156,13 @@ def test_sampled_kmeans_over_two_ranks():
              nprocs=2, join=True)
 
 
+def test_sampled_pca_over_two_ranks():
+    mp.spawn(worker, args=(2, free_port(), sampled_pca_of_spread_rows),
+             nprocs=2, join=True)
+
+
 def test_one_process_holds_the_whole_memory():
     run_both(rank=0, world=1)
-
-
-def test_what_is_not_there_yet_is_refused():
-    memory = ShardedODCMemory(N, DIM, num_classes=K, min_cluster=MIN_CLUSTER)
-    with pytest.raises(NotImplementedError, match='cannot re-cluster yet'):
-        memory.recluster()
 
 
 def test_odc_training_with_a_sharded_memory_matches_the_replicated_one(

@@ -1,5 +1,6 @@
 """Feature preprocessing before k-means: optional PCA whitening, then L2."""
 import math
+from typing import Tuple
 
 import numpy as np
 import torch
@@ -8,19 +9,8 @@ import torch.nn.functional as F
 from .kmeans import _check_finite, _import_faiss
 
 
-def _pca_project(features: torch.Tensor, pca_dim: int) -> torch.Tensor:
-    """faiss' whitened PCA: centred, projected, divided by the square root
-    of the eigenvalues of the scatter matrix (a sum over rows, not a mean),
-    so every output column has unit norm, i.e. variance ``1 / N``.
-
-    Args:
-        features (torch.Tensor): ``N x d`` features.
-        pca_dim (int): Output dimension.
-
-    Returns:
-        torch.Tensor: ``N x pca_dim`` float32 features on the CPU.
-    """
-    num_samples, dim = features.shape
+def _check_pca_dim(pca_dim: int, num_samples: int, dim: int) -> None:
+    """Refuse a PCA dimension the features cannot give."""
     if pca_dim < 1:
         raise ValueError(
             f'PCA: pca_dim={pca_dim} must be positive; set '
@@ -38,11 +28,61 @@ def _pca_project(features: torch.Tensor, pca_dim: int) -> torch.Tensor:
             f'({num_samples}), which span at most {num_samples - 1} '
             'dimensions once centred; lower clustering.pca_dim or use -1 '
             'for no PCA.')
+
+
+def _trained_pca(features: torch.Tensor, pca_dim: int):
+    """faiss' whitened PCA (``PCAMatrix`` with eigenvalue power -0.5)
+    trained on ``features``: centred, projected, divided by the square root
+    of the eigenvalues of the scatter matrix (a sum over rows, not a
+    mean)."""
+    _check_pca_dim(pca_dim, *features.shape)
     faiss = _import_faiss()
-    data = np.ascontiguousarray(features.detach().float().cpu().numpy())
-    pca = faiss.PCAMatrix(dim, pca_dim, -0.5)
-    pca.train(data)
-    return torch.from_numpy(pca.apply_py(data))
+    pca = faiss.PCAMatrix(features.shape[1], pca_dim, -0.5)
+    pca.train(_as_array(features))
+    return pca
+
+
+def _as_array(features: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(features.detach().float().cpu().numpy())
+
+
+def fit_pca(features: torch.Tensor,
+            pca_dim: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The whitened PCA of some rows as the affine map faiss applies.
+
+    Args:
+        features (torch.Tensor): ``N x d`` features.
+        pca_dim (int): Output dimension.
+
+    Returns:
+        tuple[torch.Tensor, torch.Tensor]: ``pca_dim x d`` weight and
+        ``pca_dim`` bias (float32, CPU): ``x -> weight @ x + bias``.
+    """
+    pca = _trained_pca(features, pca_dim)
+    dim = features.shape[1]
+    weight = faiss_array(pca.A).reshape(-1, dim)[:pca_dim]
+    bias = faiss_array(pca.b)[:pca_dim]
+    return torch.from_numpy(weight.copy()), torch.from_numpy(bias.copy())
+
+
+def faiss_array(vector) -> np.ndarray:
+    """A faiss vector as a numpy array."""
+    return _import_faiss().vector_to_array(vector)
+
+
+def _pca_project(features: torch.Tensor, pca_dim: int) -> torch.Tensor:
+    """faiss' whitened PCA of ``features`` applied to them, so every output
+    column has unit norm, i.e. variance ``1 / N``.
+
+    Args:
+        features (torch.Tensor): ``N x d`` features.
+        pca_dim (int): Output dimension.
+
+    Returns:
+        torch.Tensor: ``N x pca_dim`` float32 features on the CPU.
+    """
+    pca = _trained_pca(features, pca_dim)
+    return torch.from_numpy(pca.apply_py(_as_array(features)))
 
 
 def pca_whiten(features: torch.Tensor, pca_dim: int) -> torch.Tensor:

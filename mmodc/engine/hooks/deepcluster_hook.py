@@ -1,7 +1,7 @@
 """Clustering of the whole training set before / during training."""
 import os.path as osp
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -9,10 +9,16 @@ import torch.nn as nn
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from mmodc.clustering import kmeans, preprocess_features, sampled_kmeans
+from mmodc.clustering import (
+    default_sample_size,
+    kmeans,
+    preprocess_features,
+    sampled_kmeans,
+    sampled_preprocess,
+)
 from mmodc.models.losses import cluster_class_weights
 from mmodc.registry import HOOKS
-from mmodc.utils import broadcast_
+from mmodc.utils import all_gather_cat, broadcast_
 from mmodc.utils.sizes import require_resolved
 from ..extractor import (
     extract_features,
@@ -30,7 +36,11 @@ class DeepClusterHook(Hook):
     (progress bar), optional PCA whitening, L2 normalisation, faiss k-means
     on rank 0 with a new seed each time (``seed`` + epochs trained), the
     assignment broadcast to all ranks and saved as
-    ``cluster_epoch_{epochs trained}.npy`` in the work dir. Then either:
+    ``cluster_epoch_{epochs trained}.npy`` in the work dir. With
+    ``clustering.sampled`` (and always for a :class:`ShardedODCMemory`) no
+    rank holds every feature: each rank keeps its share, PCA and k-means
+    are fitted on a sample gathered from all ranks and each rank projects
+    and assigns its own rows. Then either:
 
     - ``init_memory=True`` (ODC): the features and labels fill
       ``model.memory_bank``; skipped when the memory was restored from a
@@ -49,9 +59,13 @@ class DeepClusterHook(Hook):
             with a deterministic pipeline and an unshuffled sampler.
         clustering (dict): ``k`` (number of clusters), ``pca_dim`` (PCA
             dimension with whitening, -1 for none), optionally
-            ``type='Kmeans'`` and ``sample_size`` (the rows k-means trains
-            on when the memory is sharded over the ranks; default
-            ``256 k``, see :func:`mmodc.clustering.sampled_kmeans`).
+            ``type='Kmeans'``, ``sampled`` (DeepCluster: each rank
+            extracts its share of the training set and keeps it, PCA and
+            k-means are fitted on a sample and each rank projects and
+            assigns its own rows, only the labels are gathered; always so
+            for a :class:`ShardedODCMemory`; default False) and
+            ``sample_size`` (the rows of that sample; default ``256 k``,
+            see :func:`mmodc.clustering.sampled_kmeans`).
         unif_sampling (bool): Sample uniformly over the clusters. Defaults
             to False.
         reweight (bool): Weight the loss by ``n_c ** -reweight_pow``;
@@ -90,6 +104,13 @@ class DeepClusterHook(Hook):
                                              'clustering.k')
         self.pca_dim = clustering.get('pca_dim', -1)
         self.sample_size = clustering.get('sample_size')
+        self.sampled = clustering.get('sampled', False)
+        if self.sampled and init_memory:
+            raise ValueError(
+                'DeepClusterHook: clustering.sampled=True is for DeepCluster '
+                '(the labels go to the training set); ODC clusters a '
+                "ShardedODCMemory on a sample anyway (model.memory_bank.type"
+                "='ShardedODCMemory').")
         self.unif_sampling = unif_sampling
         self.reweight_pow = reweight_pow if reweight else 0.
         self.reinit_head = reinit_head
@@ -168,10 +189,12 @@ class DeepClusterHook(Hook):
                            f'{len(dataloader.dataset)} images')
         seed = (runner.seed if self.seed is None else self.seed) + \
             epochs_trained
-        if self.init_memory and hasattr(model.memory_bank,
-                                        'init_memory_local'):
+        if self.init_memory and model.memory_bank.is_sharded:
             labels = self._init_sharded_memory(runner, model, dataloader,
                                                seed)
+        elif self.sampled:
+            labels = self._cluster_sampled(runner, model, dataloader, seed,
+                                           epochs_trained)
         else:
             labels = self._cluster_all(runner, model, dataloader, seed,
                                        epochs_trained)
@@ -194,27 +217,76 @@ class DeepClusterHook(Hook):
         if self.init_memory:
             model.memory_bank.init_memory(features, labels)
         else:
-            self._apply_labels(runner, labels, epochs_trained)
-            if self.reinit_head:
-                self._reinit_head(runner, model.head, seed)
+            self._use_labels(runner, model, labels, seed, epochs_trained)
         return labels
+
+    def _cluster_sampled(self, runner, model: nn.Module, dataloader,
+                         seed: int, epochs_trained: int) -> torch.Tensor:
+        """DeepCluster without any rank holding every feature: each rank
+        extracts its share, PCA and k-means are fitted on a sample and each
+        rank assigns its own rows; only the labels are gathered (``N``
+        integers, which the training set needs on every rank).
+
+        Returns:
+            torch.Tensor: The labels, identical on every rank.
+        """
+        features, idx = extract_local_features(model, dataloader)
+        _, local_labels = self._sampled_clustering(features, idx, seed)
+        labels = torch.full((len(dataloader.dataset), ), -1,
+                            dtype=torch.long)
+        labels[all_gather_cat(idx).cpu()] = all_gather_cat(local_labels).cpu()
+        if bool((labels < 0).any()):
+            raise RuntimeError(
+                'DeepClusterHook: the extraction dataloader left out '
+                f'{int((labels < 0).sum())} samples: use '
+                "sampler=dict(type='DefaultSampler', shuffle=False) with "
+                'clustering.sampled=True.')
+        self._log_sizes(runner,
+                        torch.bincount(labels, minlength=self.num_clusters),
+                        f'a sample of the {labels.shape[0]} features spread '
+                        'over the ranks')
+        self._save_labels(runner, labels, epochs_trained)
+        self._use_labels(runner, model, labels, seed, epochs_trained)
+        return labels
+
+    def _sampled_clustering(self, features: torch.Tensor, idx: torch.Tensor,
+                            seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """This rank's features (PCA fitted on a sample, then L2) and their
+        labels (k-means trained on a sample).
+
+        Args:
+            features (torch.Tensor): This rank's extracted features.
+            idx (torch.Tensor): Their dataset indices.
+            seed (int): Seed of the sample and of k-means.
+        """
+        idx = idx.to(features.device)
+        sample_size = self.sample_size or default_sample_size(
+            self.num_clusters)
+        features = sampled_preprocess(features, idx, self.pca_dim,
+                                      sample_size, seed)
+        labels, _ = sampled_kmeans(features, idx, self.num_clusters,
+                                   sample_size, seed=seed)
+        return features, labels
+
+    def _use_labels(self, runner, model: nn.Module, labels: torch.Tensor,
+                    seed: int, epochs_trained: int) -> None:
+        """DeepCluster: apply the labels and re-initialise the head."""
+        self._apply_labels(runner, labels, epochs_trained)
+        if self.reinit_head:
+            self._reinit_head(runner, model.head, seed)
 
     def _init_sharded_memory(self, runner, model: nn.Module, dataloader,
                              seed: int) -> torch.Tensor:
         """Fill a memory sharded over the ranks without any rank holding
         every feature: each rank extracts its own samples (the extraction
-        sampler deals them out as the memory does), k-means trains on a
-        sample (``clustering.sample_size``) and each rank assigns its own.
+        sampler deals them out as the memory does), PCA (if any) and
+        k-means are fitted on a sample (``clustering.sample_size``) and
+        each rank projects and assigns its own.
 
         Returns:
             torch.Tensor: This rank's labels.
         """
         memory = model.memory_bank
-        if self.pca_dim > 0:
-            raise NotImplementedError(
-                'DeepClusterHook: PCA before the clustering of a sharded '
-                'memory is not there yet (issue 15); set clustering.pca_dim '
-                '= -1.')
         features, idx = extract_local_features(model, dataloader)
         if not torch.equal(idx.cpu(), memory.local_indices().cpu()):
             raise RuntimeError(
@@ -223,17 +295,10 @@ class DeepClusterHook(Hook):
                 f'(samples rank, rank + {memory.world_size}, ...): use '
                 "sampler=dict(type='DefaultSampler', shuffle=False, "
                 'round_up=False).')
-        features = preprocess_features(features, self.pca_dim)
-        labels, _ = sampled_kmeans(features, idx.to(features.device),
-                                   self.num_clusters, self.sample_size,
-                                   seed=seed)
+        features, labels = self._sampled_clustering(features, idx, seed)
         memory.init_memory_local(features, labels)
-        sizes = memory.cluster_counts
-        runner.logger.info(
-            f'DeepClusterHook: k-means with k={self.num_clusters} on a '
-            f'sample of the {memory.length} sharded features: cluster '
-            f'sizes min {int(sizes.min())}, max {int(sizes.max())}, empty '
-            f'{int((sizes == 0).sum())}')
+        self._log_sizes(runner, memory.cluster_counts,
+                        f'a sample of the {memory.length} sharded features')
         return labels
 
     def _cluster(self, runner, features: torch.Tensor, seed: int,
@@ -243,17 +308,27 @@ class DeepClusterHook(Hook):
             features.shape[0], dtype=torch.long, device=features.device)
         if is_main_process():
             labels, _ = kmeans(features, self.num_clusters, seed=seed)
-            path = osp.join(runner.work_dir,
-                            f'cluster_epoch_{epochs_trained}.npy')
-            np.save(path, labels.cpu().numpy())
         broadcast_(labels)
-        sizes = torch.bincount(labels, minlength=self.num_clusters)
-        runner.logger.info(
-            f'DeepClusterHook: k-means with k={self.num_clusters} on '
-            f'{features.shape[0]} x {features.shape[1]} features: cluster '
-            f'sizes min {int(sizes.min())}, max {int(sizes.max())}, empty '
-            f'{int((sizes == 0).sum())}')
+        self._log_sizes(runner,
+                        torch.bincount(labels, minlength=self.num_clusters),
+                        f'{features.shape[0]} x {features.shape[1]} features')
+        self._save_labels(runner, labels, epochs_trained)
         return labels
+
+    def _log_sizes(self, runner, sizes: torch.Tensor, what: str) -> None:
+        runner.logger.info(
+            f'DeepClusterHook: k-means with k={self.num_clusters} on {what}: '
+            f'cluster sizes min {int(sizes.min())}, max {int(sizes.max())}, '
+            f'empty {int((sizes == 0).sum())}')
+
+    @staticmethod
+    def _save_labels(runner, labels: torch.Tensor,
+                     epochs_trained: int) -> None:
+        """``cluster_epoch_{epochs trained}.npy`` in the work dir."""
+        if is_main_process():
+            np.save(osp.join(runner.work_dir,
+                             f'cluster_epoch_{epochs_trained}.npy'),
+                    labels.cpu().numpy())
 
     # ------------------------------------------------ applying the labels
     def _apply_labels(self, runner, labels: torch.Tensor,

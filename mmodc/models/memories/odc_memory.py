@@ -6,7 +6,12 @@ import torch.nn.functional as F
 from mmengine.dist import is_main_process
 from mmengine.model import BaseModule
 
-from mmodc.clustering import kmeans, match_clusters, split_in_two
+from mmodc.clustering import (
+    contingency_table,
+    kmeans,
+    renumbering,
+    split_in_two,
+)
 from mmodc.registry import MODELS
 from mmodc.utils import all_gather_cat, broadcast_, current_iteration
 from mmodc.utils.sizes import require_resolved
@@ -224,7 +229,8 @@ class ODCMemory(BaseModule):
         self.initialized.fill_(True)
 
     def recompute_cluster_statistics(self) -> None:
-        """Recompute the per-cluster feature sums and counts from the banks."""
+        """Recompute the per-cluster feature sums and counts from the banks
+        (of every rank)."""
         self.cluster_sums.zero_()
         rows = self.feature_bank.shape[0]
         for start in range(0, rows, BANK_CHUNK):
@@ -232,8 +238,9 @@ class ODCMemory(BaseModule):
             self.cluster_sums.index_add_(
                 0, self.label_bank[start:stop],
                 self.feature_bank[start:stop].double())
-        self.cluster_counts.copy_(
-            torch.bincount(self.label_bank, minlength=self.num_classes))
+        self._summed_over_ranks(self.cluster_sums)
+        self.cluster_counts.copy_(self._summed_over_ranks(
+            torch.bincount(self.label_bank, minlength=self.num_classes)))
 
     def labels_of(self, idx: torch.Tensor) -> torch.Tensor:
         """The labels of samples ``idx`` (the local batch).
@@ -488,11 +495,11 @@ class ODCMemory(BaseModule):
                       torch.full_like(rows, cluster))
 
     def recluster(self, seed: int = 0) -> float:
-        """Cluster the feature bank afresh with k-means (rank 0, then
-        broadcast), renumber the clusters after the current labels
-        (:func:`mmodc.clustering.match_clusters`, so the head's classes
-        keep their meaning), then recompute the statistics and centroids
-        and handle small clusters. Unlike DeepCluster's re-clustering this
+        """Cluster the feature bank afresh with k-means, renumber the
+        clusters after the current labels (the Hungarian matching of
+        :func:`mmodc.clustering.match_clusters`, so the head's classes keep
+        their meaning), then recompute the statistics and centroids and
+        handle small clusters. Unlike DeepCluster's re-clustering this
         extracts nothing: the bank already holds every sample's feature.
 
         Args:
@@ -501,19 +508,30 @@ class ODCMemory(BaseModule):
         Returns:
             float: The fraction of samples whose label changed.
         """
-        labels = torch.zeros_like(self.label_bank)
-        if is_main_process():
-            labels = match_clusters(
-                self.label_bank,
-                kmeans(self.feature_bank, self.num_classes, seed=seed)[0],
-                self.num_classes)
-        broadcast_(labels)
-        changed = float((labels != self.label_bank).float().mean())
+        labels = self._kmeans_of_bank(seed)
+        table = self._summed_over_ranks(
+            contingency_table(self.label_bank, labels, self.num_classes))
+        labels = renumbering(table).to(labels.device)[labels]
+        changed = self._summed_over_ranks((labels != self.label_bank).sum())
         self.label_bank.copy_(labels)
         self.recompute_cluster_statistics()
         self.update_centroids()
         self.deal_with_small_clusters()
-        return changed
+        return float(changed) / self.length
+
+    def _kmeans_of_bank(self, seed: int) -> torch.Tensor:
+        """k-means labels of this rank's bank rows (rank 0's k-means of
+        the whole bank, broadcast)."""
+        labels = torch.zeros_like(self.label_bank)
+        if is_main_process():
+            labels = kmeans(self.feature_bank, self.num_classes,
+                            seed=seed)[0].to(labels)
+        return broadcast_(labels)
+
+    def _summed_over_ranks(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A count over this rank's rows summed over the ranks' (every rank
+        holds all rows here: the count itself)."""
+        return tensor
 
     # --------------------------------------------------------- class weights
     def update_class_weights(self, power: float = 0.5) -> None:

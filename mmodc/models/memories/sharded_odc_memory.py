@@ -1,9 +1,10 @@
 """ODC's memory split across the ranks of a distributed run."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce, get_rank, get_world_size
 
+from mmodc.clustering import sampled_kmeans
 from mmodc.registry import MODELS
 from mmodc.utils import all_gather_cat
 from .odc_memory import ODCMemory
@@ -39,8 +40,11 @@ class ShardedODCMemory(ODCMemory):
     Checkpoints: every rank writes its rows to a shard file beside the
     checkpoint, and a resume with any number of processes takes its rows
     from them (:mod:`mmodc.models.utils.memory_shards`, through
-    :class:`ODCHook`). Not yet (issue 15): re-clustering
-    (``ODCHook(recluster_interval)``).
+    :class:`ODCHook`). Re-clustering (``ODCHook(recluster_interval)``)
+    trains k-means on a sample of the banks
+    (:func:`mmodc.clustering.sampled_kmeans`); each rank assigns its rows
+    and only the ``K x K`` contingency table with the old labels is
+    summed over the ranks for the renumbering.
 
     Args:
         length (int): Number of samples ``N``.
@@ -48,6 +52,9 @@ class ShardedODCMemory(ODCMemory):
         momentum (float): See :class:`ODCMemory`. Defaults to 0.5.
         num_classes (int): ``K``. Defaults to 10000.
         min_cluster (int): See :class:`ODCMemory`. Defaults to 20.
+        recluster_sample_size (int, optional): Rows k-means trains on when
+            re-clustering. Defaults to :func:`mmodc.clustering.
+            default_sample_size` (``256 K``).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -57,8 +64,10 @@ class ShardedODCMemory(ODCMemory):
                  momentum: float = 0.5,
                  num_classes: int = 10000,
                  min_cluster: int = 20,
+                 recluster_sample_size: Optional[int] = None,
                  init_cfg=None) -> None:
         self.rank, self.world_size = get_rank(), get_world_size()
+        self.recluster_sample_size = recluster_sample_size
         super().__init__(length, feat_dim, momentum, num_classes,
                          min_cluster, init_cfg)
         local = len(range(self.rank, length, self.world_size))
@@ -156,17 +165,14 @@ class ShardedODCMemory(ODCMemory):
         self._check_init(features, labels, self.feature_bank.shape[0])
         self._fill_banks(features, labels)
 
-    def recompute_cluster_statistics(self) -> None:
-        """Per-cluster sums and counts of the local rows, summed over the
-        ranks."""
-        super().recompute_cluster_statistics()
-        all_reduce(self.cluster_sums)
-        all_reduce(self.cluster_counts)
+    def _kmeans_of_bank(self, seed: int) -> torch.Tensor:
+        """k-means trained on a sample of the banks of every rank
+        (``recluster_sample_size`` rows), each rank assigning its own."""
+        return sampled_kmeans(self.feature_bank, self.local_indices(),
+                              self.num_classes, self.recluster_sample_size,
+                              seed=seed)[0]
 
-    # ------------------------------------------------------------- not yet
-    def recluster(self, seed: int = 0) -> float:
-        """Not available for a sharded memory yet (issue 15)."""
-        raise NotImplementedError(
-            'ShardedODCMemory cannot re-cluster yet (its k-means would need '
-            'the whole bank on one rank): remove recluster_interval from '
-            'ODCHook or use ODCMemory.')
+    def _summed_over_ranks(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Sum of a count over the ranks' rows (in place)."""
+        all_reduce(tensor)
+        return tensor
