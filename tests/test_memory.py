@@ -24,10 +24,11 @@ def clustered(num, dim, num_classes, noise=0.5, seed=0):
 
 
 def make_memory(num=2000, dim=16, num_classes=20, min_cluster=5,
-                device='cpu', seed=0, noise=0.5):
+                device='cpu', seed=0, noise=0.5, feature_dtype='float32'):
     features, labels = clustered(num, dim, num_classes, noise, seed)
     memory = ODCMemory(num, dim, num_classes=num_classes,
-                       min_cluster=min_cluster).to(device)
+                       min_cluster=min_cluster,
+                       feature_dtype=feature_dtype).to(device)
     memory.init_memory(features.to(device), labels.to(device))
     return memory
 
@@ -83,16 +84,24 @@ def test_counts_sum_to_length_and_match_label_bank():
     assert int(memory.label_bank.max()) < memory.num_classes
 
 
-def test_incremental_statistics_match_recompute(monkeypatch):
-    memory = make_memory()
+@pytest.mark.parametrize('dtype', ['float32', 'float16', 'bfloat16'])
+def test_incremental_statistics_match_recompute(monkeypatch, dtype):
+    """Also with a half-precision bank: the sums add the stored values."""
+    memory = make_memory(feature_dtype=dtype)
     # large noise: many labels change, batches hold duplicate indices
     train_steps(memory, 80, batch=256, noise=3.0)
     sums = memory.cluster_sums.clone()
     counts = memory.cluster_counts.clone()
     monkeypatch.setattr(odc_memory_module, 'BANK_CHUNK', 300)
     memory.recompute_cluster_statistics()
+    assert memory.feature_bank.dtype == getattr(torch, dtype)
     assert torch.equal(counts, memory.cluster_counts)
     torch.testing.assert_close(sums, memory.cluster_sums, atol=1e-4, rtol=0)
+
+
+def test_an_unknown_bank_type_is_refused():
+    with pytest.raises(ValueError, match="feature_dtype='int8' is not one"):
+        ODCMemory(100, 4, num_classes=5, min_cluster=5, feature_dtype='int8')
 
 
 def test_update_centroids_are_per_label_means():

@@ -64,10 +64,10 @@ def compare(replicated: ODCMemory, sharded: ShardedODCMemory, rank: int,
                                atol=1e-6, rtol=0, msg=what)
 
 
-def run_both(rank: int, world: int) -> None:
+def run_both(rank: int, world: int, feature_dtype: str = 'float32') -> None:
     """The same operations on both memories; checked after each."""
     memories = [cls(N, DIM, momentum=0.5, num_classes=K,
-                    min_cluster=MIN_CLUSTER)
+                    min_cluster=MIN_CLUSTER, feature_dtype=feature_dtype)
                 for cls in (ODCMemory, ShardedODCMemory)]
     replicated, sharded = memories
     assert sharded.feature_bank.shape[0] == len(range(rank, N, world))
@@ -149,6 +149,15 @@ def worker(rank: int, world: int, port: int, check) -> None:
 def test_sharded_memory_matches_the_replicated_one(world):
     mp.spawn(worker, args=(world, free_port(), run_both), nprocs=world,
              join=True)
+
+
+def run_both_in_half_precision(rank: int, world: int) -> None:
+    run_both(rank, world, feature_dtype='float16')
+
+
+def test_a_half_precision_sharded_memory_matches_the_replicated_one():
+    mp.spawn(worker, args=(2, free_port(), run_both_in_half_precision),
+             nprocs=2, join=True)
 
 
 def test_sampled_kmeans_over_two_ranks():

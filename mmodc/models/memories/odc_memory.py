@@ -64,6 +64,27 @@ def row_argmax(scores: torch.Tensor) -> torch.Tensor:
     return label
 
 
+#: The feature bank types :class:`ODCMemory` takes.
+BANK_DTYPES = ('float32', 'float16', 'bfloat16')
+
+
+def bank_dtype(name: str) -> torch.dtype:
+    """The torch type of a feature bank type name.
+
+    Args:
+        name (str): One of :data:`BANK_DTYPES`.
+
+    Returns:
+        torch.dtype: The type.
+    """
+    if name not in BANK_DTYPES:
+        raise ValueError(
+            f'ODCMemory: feature_dtype={name!r} is not one of {BANK_DTYPES}; '
+            "set model.memory_bank.feature_dtype to 'float32' or a half "
+            "type ('float16', 'bfloat16').")
+    return getattr(torch, name)
+
+
 @MODELS.register_module()
 class ODCMemory(BaseModule):
     """Memory of ODC: a feature and a pseudo-label for every training sample,
@@ -89,6 +110,11 @@ class ODCMemory(BaseModule):
         num_classes (int): Number of clusters ``K``. Defaults to 10000.
         min_cluster (int): Clusters with fewer samples are dissolved by
             :meth:`deal_with_small_clusters`. Defaults to 20.
+        feature_dtype (str): Type of the feature bank: ``'float32'``, or
+            ``'float16'`` / ``'bfloat16'`` for half its memory (the
+            features are computed in float32 and rounded when stored; the
+            per-cluster sums add the stored values). Defaults to
+            ``'float32'``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -98,15 +124,19 @@ class ODCMemory(BaseModule):
                  momentum: float = 0.5,
                  num_classes: int = 10000,
                  min_cluster: int = 20,
+                 feature_dtype: str = 'float32',
                  init_cfg=None) -> None:
         super().__init__(init_cfg)
         self._check_sizes(length, num_classes, min_cluster)
+        self.feature_dtype = bank_dtype(feature_dtype)
         self.length = length
         self.feat_dim = feat_dim
         self.momentum = momentum
         self.num_classes = num_classes
         self.min_cluster = min_cluster
-        self.register_buffer('feature_bank', torch.zeros(length, feat_dim))
+        self.register_buffer(
+            'feature_bank',
+            torch.zeros(length, feat_dim, dtype=self.feature_dtype))
         self.register_buffer('label_bank',
                              torch.zeros(length, dtype=torch.long))
         self.register_buffer('centroids', torch.zeros(num_classes, feat_dim))
@@ -275,7 +305,7 @@ class ODCMemory(BaseModule):
     def _write_rows(self, bank: torch.Tensor, idx: torch.Tensor,
                     values: torch.Tensor) -> None:
         """Set rows ``idx`` (dataset indices) of a bank to ``values``."""
-        bank[idx] = values
+        bank[idx] = values.to(bank.dtype)
 
     def _local_rows(self, idx: torch.Tensor) -> torch.Tensor:
         """The bank rows this rank holds of dataset indices ``idx``."""
@@ -304,9 +334,9 @@ class ODCMemory(BaseModule):
             label changed.
         """
         idx, features = self._gather_batch(idx, features)
-        old_features = self._read_rows(self.feature_bank, idx)
+        old_features = self._read_rows(self.feature_bank, idx).float()
         old_labels = self._read_rows(self.label_bank, idx)
-        new_features = self._blend(old_features, features)
+        new_features = self._as_stored(self._blend(old_features, features))
         new_labels = self.assign(new_features)
         self._move(old_features, old_labels, new_features, new_labels)
         self._write_rows(self.feature_bank, idx, new_features)
@@ -327,6 +357,10 @@ class ODCMemory(BaseModule):
             self._check_finite(features, 'batch features')
         features = features / norms.clamp(min=1e-12)  # as F.normalize
         return self._last_occurrence(idx, features)
+
+    def _as_stored(self, features: torch.Tensor) -> torch.Tensor:
+        """Float32 ``features`` rounded as the feature bank stores them."""
+        return features.to(self.feature_dtype).float()
 
     def _blend(self, old_features: torch.Tensor,
                features: torch.Tensor) -> torch.Tensor:
@@ -463,7 +497,7 @@ class ODCMemory(BaseModule):
         if num_small == 0:
             return 0
         members = small[self.label_bank].nonzero().squeeze(1)
-        features = self.feature_bank[members]
+        features = self.feature_bank[members].float()
         self._relabel(members, features,
                       self._nearest_centroid(features, excluded=small))
         self._fill_empty_clusters()
@@ -487,11 +521,11 @@ class ODCMemory(BaseModule):
         its members (on every rank, in index order), to the empty
         ``cluster``."""
         members = (self.label_bank == largest).nonzero().squeeze(1)
-        members, features = self._in_index_order(members,
-                                                  self.feature_bank[members])
+        members, features = self._in_index_order(
+            members, self.feature_bank[members].float())
         in_second = split_in_two(features, min_size=self.min_cluster)
         rows = self._local_rows(members[in_second])
-        self._relabel(rows, self.feature_bank[rows],
+        self._relabel(rows, self.feature_bank[rows].float(),
                       torch.full_like(rows, cluster))
 
     def recluster(self, seed: int = 0) -> float:

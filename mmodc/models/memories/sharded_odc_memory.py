@@ -52,6 +52,8 @@ class ShardedODCMemory(ODCMemory):
         momentum (float): See :class:`ODCMemory`. Defaults to 0.5.
         num_classes (int): ``K``. Defaults to 10000.
         min_cluster (int): See :class:`ODCMemory`. Defaults to 20.
+        feature_dtype (str): See :class:`ODCMemory`. Defaults to
+            ``'float32'``.
         recluster_sample_size (int, optional): Rows k-means trains on when
             re-clustering. Defaults to :func:`mmodc.clustering.
             default_sample_size` (``256 K``).
@@ -64,14 +66,16 @@ class ShardedODCMemory(ODCMemory):
                  momentum: float = 0.5,
                  num_classes: int = 10000,
                  min_cluster: int = 20,
+                 feature_dtype: str = 'float32',
                  recluster_sample_size: Optional[int] = None,
                  init_cfg=None) -> None:
         self.rank, self.world_size = get_rank(), get_world_size()
         self.recluster_sample_size = recluster_sample_size
         super().__init__(length, feat_dim, momentum, num_classes,
-                         min_cluster, init_cfg)
+                         min_cluster, feature_dtype, init_cfg)
         local = len(range(self.rank, length, self.world_size))
-        self.feature_bank = torch.zeros(local, feat_dim)
+        self.feature_bank = torch.zeros(local, feat_dim,
+                                        dtype=self.feature_dtype)
         self.label_bank = torch.zeros(local, dtype=torch.long)
 
     # ---------------------------------------------------------- row access
@@ -95,7 +99,7 @@ class ShardedODCMemory(ODCMemory):
                     values: torch.Tensor) -> None:
         """Each rank writes the rows it holds."""
         mine, rows = self._owned(idx)
-        bank[rows] = values[mine]
+        bank[rows] = values[mine].to(bank.dtype)
 
     def _local_rows(self, idx: torch.Tensor) -> torch.Tensor:
         return self._owned(idx)[1]
