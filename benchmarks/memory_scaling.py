@@ -34,7 +34,7 @@ training.
 
 Example::
 
-    python benchmarks/memory_scaling.py                   # about 10 min
+    python benchmarks/memory_scaling.py                   # about 2-3 min
     python benchmarks/memory_scaling.py --worlds 2 --iters 20
 """
 import argparse

@@ -205,13 +205,20 @@ def test_a_run_resumes_with_another_number_of_processes(quickstart_cfg,
              'ShardedODCMemory')):
         work_dir = str(tmp_path / name)
         shutil.copytree(str(tmp_path / start), work_dir)
+        # only the newest checkpoint kept: epoch 1 goes with its shards
         launch(resumable_cfg(quickstart_cfg, batch_size, work_dir, memory),
                work_dir, processes, '--resume', '--cfg-options',
-               'train_cfg.max_epochs=2')
+               'train_cfg.max_epochs=2',
+               'default_hooks.checkpoint.max_keep_ckpts=1')
         runs[name] = work_dir
+        assert not osp.exists(osp.join(work_dir, 'epoch_1.pth'))
+        assert not osp.exists(osp.join(work_dir, 'epoch_1.pth.memory'))
     runs['uninterrupted'] = str(tmp_path / 'uninterrupted')
     launch(resumable_cfg(quickstart_cfg, 10, runs['uninterrupted']),
            runs['uninterrupted'], 2, '--cfg-options', 'train_cfg.max_epochs=2')
+    assert sorted(os.listdir(osp.join(runs['sharded-four-to-two'],
+                                      'epoch_2.pth.memory'))) == [
+        'shard-0-of-2.pth', 'shard-1-of-2.pth']
     # the whole memory, read from the shard files of sharded checkpoints
     states = {name: read_state_dict(osp.join(work_dir, 'epoch_2.pth'))
               for name, work_dir in runs.items()}
