@@ -34,14 +34,14 @@ class ShardedODCMemory(ODCMemory):
 
     The initial clustering (``DeepClusterHook(init_memory=True)``) needs no
     rank to hold the whole feature matrix: each rank extracts its own rows
-    and :func:`mmodc.clustering.sampled_kmeans` trains on a sample
-    (:meth:`init_memory_local`).
+    and PCA (if any) and :func:`mmodc.clustering.sampled_kmeans` are
+    fitted on a sample (:meth:`init_memory_local`).
 
     Checkpoints: every rank writes its rows to a shard file beside the
     checkpoint, and a resume with any number of processes takes its rows
     from them (:mod:`mmodc.models.utils.memory_shards`, through
-    :class:`ODCHook`). Re-clustering (``ODCHook(recluster_interval)``)
-    trains k-means on a sample of the banks
+    :class:`SafeCheckpointHook`). Re-clustering
+    (``ODCHook(recluster_interval)``) trains k-means on a sample of the banks
     (:func:`mmodc.clustering.sampled_kmeans`); each rank assigns its rows
     and only the ``K x K`` contingency table with the old labels is
     summed over the ranks for the renumbering.
