@@ -12,6 +12,8 @@ import mmodc  # noqa: F401
 
 IN1K = osp.join(REPO, 'configs', 'selfsup', 'odc',
                 'odc_resnet50_8xb64-steplr-440e_in1k.py')
+ROTATION_IN1K = osp.join(REPO, 'configs', 'selfsup', 'rotation_pred',
+                         'rotation-pred_resnet50_8xb16-steplr-70e_in1k.py')
 DEEPCLUSTER_IN1K = osp.join(REPO, 'configs', 'selfsup', 'deepcluster',
                             '{}_resnet50_8xb64-steplr-200e_in1k.py')
 
@@ -81,6 +83,32 @@ def test_deepcluster_imagenet_configs_reach_training(variant, tmp_path):
         assert not any('sobel' in key for key in runner.model.state_dict())
     else:
         assert backbone.conv1.in_channels == 3
+
+
+def test_rotation_imagenet_config_reaches_training(tmp_path):
+    """The reference RotNet settings, one iteration on a fake ImageNet
+    (4 images x 4 rotations instead of 16 x 4) through a ResNet-50 with a
+    4-way head."""
+    make_fake_imagenet(tmp_path / 'imagenet', per_class=2)
+    cfg = Config.fromfile(ROTATION_IN1K)
+    assert cfg.train_cfg.max_epochs == 70
+    assert cfg.param_scheduler[1].milestones == [30, 50]
+    cfg.work_dir = str(tmp_path / 'work')
+    assert cfg.train_dataloader.batch_size == 16
+    cfg.train_dataloader.update(batch_size=4, num_workers=0,
+                                persistent_workers=False, pin_memory=False)
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'imagenet')
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 1
+    assert runner.model.head.fc_cls.weight.shape == (4, 2048)
+    # 5 warm-up epochs (of 1 iteration here) from 0.1 x 0.2: a quarter of
+    # the way after the first
+    assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == \
+        pytest.approx(0.2 * (0.1 + 0.9 / 4))
+    assert runner.message_hub.get_scalar('train/rotation_accuracy') \
+        is not None
 
 
 def test_model_index_lists_existing_configs_under_their_names():

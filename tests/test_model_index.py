@@ -34,9 +34,9 @@ def results_of(model: Model) -> list:
     return list(model.results or [])
 
 
-def test_index_imports_both_algorithms(models: List[Model]) -> None:
+def test_index_imports_every_algorithm(models: List[Model]) -> None:
     collections = {model.in_collection for model in models}
-    assert collections == {'ODC', 'DeepCluster'}
+    assert collections == {'ODC', 'DeepCluster', 'RotationPrediction'}
 
 
 def test_config_exists_and_is_named_after_the_model(
