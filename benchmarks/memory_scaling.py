@@ -328,10 +328,11 @@ def report(measured: List[dict], table: List[dict],
                   f"{part['memory']['replicated'] / 2**20:.1f} | {kinds} | "
                   f"{part['ms_per_iter']:.2f} |")
     first = measured[0]
-    print(f"\nTime at world size {first['world']}: sharded "
-          f"{first['sharded']['ms_per_iter']:.2f} ms vs replicated "
-          f"{first['replicated']['ms_per_iter']:.2f} ms per iteration: "
-          f"{first['sharded']['ms_per_iter'] / first['replicated']['ms_per_iter']:.2f}x")  # noqa: E501
+    sharded, replicated = (first[name]['ms_per_iter']
+                           for name in ('sharded', 'replicated'))
+    print(f"\nTime at world size {first['world']}: sharded {sharded:.2f} "
+          f'ms vs replicated {replicated:.2f} ms per iteration: '
+          f'{sharded / replicated:.2f}x')
     print('\nComputed beyond this machine (64 images per rank):')
     print('| data | N | world | replicated GiB/rank | sharded GiB/rank | '
           'replicated MiB/iter | sharded MiB/iter |')

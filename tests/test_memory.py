@@ -421,13 +421,13 @@ def test_everything_stays_on_the_bank_device(device):
         assert buffer.device == device, name
 
 
-def test_match_clusters_keeps_the_reference_ids():
+def test_renumbering_keeps_the_reference_ids():
     reference = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
     # the same partition numbered otherwise, one sample moved
     labels = torch.tensor([2, 2, 1, 0, 0, 1, 1, 1])
-    from mmodc.clustering import match_clusters
-    assert match_clusters(reference, labels, 3).tolist() == [
-        0, 0, 2, 1, 1, 2, 2, 2]
+    from mmodc.clustering import contingency_table, renumbering
+    table = contingency_table(reference, labels, 3)
+    assert renumbering(table)[labels].tolist() == [0, 0, 2, 1, 1, 2, 2, 2]
 
 
 def test_recluster_finds_the_clusters_and_keeps_their_ids():

@@ -209,3 +209,17 @@ def test_odc_training_with_a_sharded_memory_matches_the_replicated_one(
         torch.testing.assert_close(sharded['features'],
                                    replicated['features'], atol=1e-6,
                                    rtol=0)
+
+
+def test_no_rank_allocates_the_whole_bank(monkeypatch):
+    """Rank 3 of 1,000,000 with N = 10^9 and d = 256 (a 1 TB bank):
+    only its 1,000 rows are allocated."""
+    import mmodc.models.memories.sharded_odc_memory as module
+    monkeypatch.setattr(module, 'get_world_size', lambda: 1_000_000)
+    monkeypatch.setattr(module, 'get_rank', lambda: 3)
+    memory = ShardedODCMemory(10**9, 256, num_classes=10, min_cluster=1,
+                              feature_dtype='float16')
+    assert memory.feature_bank.shape == (1000, 256)
+    assert memory.feature_bank.dtype == torch.float16
+    assert memory.label_bank.shape == (1000, )
+    assert memory.local_indices()[:2].tolist() == [3, 1_000_003]

@@ -1,5 +1,5 @@
 from .kmeans import kmeans
-from .label_matching import contingency_table, match_clusters, renumbering
+from .label_matching import contingency_table, renumbering
 from .preprocess import pca_whiten, preprocess_features
 from .sampled_kmeans import (
     assign_to_centroids,
@@ -11,7 +11,7 @@ from .two_means import split_in_two
 
 __all__ = [
     'assign_to_centroids', 'contingency_table', 'default_sample_size',
-    'kmeans', 'match_clusters', 'renumbering', 'pca_whiten',
+    'kmeans', 'renumbering', 'pca_whiten',
     'preprocess_features', 'sampled_kmeans', 'sampled_preprocess',
     'split_in_two'
 ]

@@ -3,25 +3,6 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 
-def match_clusters(reference: torch.Tensor, labels: torch.Tensor,
-                   num_clusters: int) -> torch.Tensor:
-    """Give each new cluster the id of the reference cluster it shares the
-    most samples with, one to one (the Hungarian matching of the ``K x K``
-    contingency table), so that a classifier trained on the reference ids
-    still fits the new clusters.
-
-    Args:
-        reference (torch.Tensor): ``N`` old cluster ids in ``[0, K)``.
-        labels (torch.Tensor): ``N`` new cluster ids in ``[0, K)``.
-        num_clusters (int): ``K``.
-
-    Returns:
-        torch.Tensor: ``labels`` renumbered, on their device.
-    """
-    table = contingency_table(reference, labels, num_clusters)
-    return renumbering(table).to(labels.device)[labels]
-
-
 def contingency_table(reference: torch.Tensor, labels: torch.Tensor,
                       num_clusters: int) -> torch.Tensor:
     """How many samples each new cluster shares with each reference one
@@ -43,7 +24,9 @@ def contingency_table(reference: torch.Tensor, labels: torch.Tensor,
 
 def renumbering(table: torch.Tensor) -> torch.Tensor:
     """The one-to-one renumbering of new clusters that keeps the most
-    samples in their reference cluster (Hungarian matching).
+    samples in their reference cluster (Hungarian matching), so that a
+    classifier trained on the reference ids still fits the new clusters:
+    ``renumbering(table)[labels]``.
 
     Args:
         table (torch.Tensor): :func:`contingency_table`.

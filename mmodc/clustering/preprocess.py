@@ -59,15 +59,10 @@ def fit_pca(features: torch.Tensor,
         ``pca_dim`` bias (float32, CPU): ``x -> weight @ x + bias``.
     """
     pca = _trained_pca(features, pca_dim)
-    dim = features.shape[1]
-    weight = faiss_array(pca.A).reshape(-1, dim)[:pca_dim]
-    bias = faiss_array(pca.b)[:pca_dim]
+    to_array = _import_faiss().vector_to_array
+    weight = to_array(pca.A).reshape(-1, features.shape[1])[:pca_dim]
+    bias = to_array(pca.b)[:pca_dim]
     return torch.from_numpy(weight.copy()), torch.from_numpy(bias.copy())
-
-
-def faiss_array(vector) -> np.ndarray:
-    """A faiss vector as a numpy array."""
-    return _import_faiss().vector_to_array(vector)
 
 
 def _pca_project(features: torch.Tensor, pca_dim: int) -> torch.Tensor:

@@ -137,4 +137,3 @@ class ODCHook(Hook):
             f'{stats["empty_clusters"]} empty, sizes '
             f'{stats["min_cluster_size"]}..{stats["max_cluster_size"]}'
             f'{change_text}')
-

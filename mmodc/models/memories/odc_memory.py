@@ -134,11 +134,12 @@ class ODCMemory(BaseModule):
         self.momentum = momentum
         self.num_classes = num_classes
         self.min_cluster = min_cluster
+        rows = self._rows_held(length)
         self.register_buffer(
             'feature_bank',
-            torch.zeros(length, feat_dim, dtype=self.feature_dtype))
+            torch.zeros(rows, feat_dim, dtype=self.feature_dtype))
         self.register_buffer('label_bank',
-                             torch.zeros(length, dtype=torch.long))
+                             torch.zeros(rows, dtype=torch.long))
         self.register_buffer('centroids', torch.zeros(num_classes, feat_dim))
         self.register_buffer(
             'cluster_sums',
@@ -177,9 +178,9 @@ class ODCMemory(BaseModule):
             raise ValueError(
                 f'The checkpoint holds a filled ODC memory ({prefix}) '
                 'without its banks: they are in the shard files of a '
-                'sharded memory (meta memory_shards). Resume with ODCHook in '
-                'the config, or read the checkpoint with '
-                'mmodc.models.utils.memory_shards.with_whole_memory.')
+                'sharded memory (meta memory_shards). Load it with '
+                "default_hooks.checkpoint.type='SafeCheckpointHook' in the "
+                'config, or read it with mmodc.models.utils.read_state_dict.')
         for name, size in (('feature_bank', self.feature_bank.shape[0]),
                            ('centroids', self.num_classes)):
             saved = state_dict.get(prefix + name)
@@ -196,6 +197,11 @@ class ODCMemory(BaseModule):
 
     #: Whether the banks are split over the ranks (see ShardedODCMemory).
     is_sharded = False
+
+    def _rows_held(self, length: int) -> int:
+        """How many of the ``length`` samples' bank rows this rank holds
+        (all of them here)."""
+        return length
 
     def local_indices(self) -> torch.Tensor:
         """The dataset index of each row this rank holds.
@@ -531,7 +537,7 @@ class ODCMemory(BaseModule):
     def recluster(self, seed: int = 0) -> float:
         """Cluster the feature bank afresh with k-means, renumber the
         clusters after the current labels (the Hungarian matching of
-        :func:`mmodc.clustering.match_clusters`, so the head's classes keep
+        :func:`mmodc.clustering.renumbering`, so the head's classes keep
         their meaning), then recompute the statistics and centroids and
         handle small clusters. Unlike DeepCluster's re-clustering this
         extracts nothing: the bank already holds every sample's feature.

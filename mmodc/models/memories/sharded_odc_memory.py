@@ -61,22 +61,17 @@ class ShardedODCMemory(ODCMemory):
     """
 
     def __init__(self,
-                 length: int,
-                 feat_dim: int,
-                 momentum: float = 0.5,
-                 num_classes: int = 10000,
-                 min_cluster: int = 20,
-                 feature_dtype: str = 'float32',
+                 *args,
                  recluster_sample_size: Optional[int] = None,
-                 init_cfg=None) -> None:
+                 **kwargs) -> None:
         self.rank, self.world_size = get_rank(), get_world_size()
         self.recluster_sample_size = recluster_sample_size
-        super().__init__(length, feat_dim, momentum, num_classes,
-                         min_cluster, feature_dtype, init_cfg)
-        local = len(range(self.rank, length, self.world_size))
-        self.feature_bank = torch.zeros(local, feat_dim,
-                                        dtype=self.feature_dtype)
-        self.label_bank = torch.zeros(local, dtype=torch.long)
+        super().__init__(*args, **kwargs)
+
+    def _rows_held(self, length: int) -> int:
+        """Rows ``rank, rank + W, ...`` only: no rank allocates the whole
+        bank."""
+        return len(range(self.rank, length, self.world_size))
 
     # ---------------------------------------------------------- row access
     def _owned(self, idx: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
