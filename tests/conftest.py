@@ -29,16 +29,22 @@ def train_set_cfg(cfg: Config) -> Config:
 
 def shrink_config(cfg: Config, num_images: int, num_clusters: int,
                   batch_size: int, work_dir: str) -> Config:
-    """A copy of an ODC or DeepCluster config on the first ``num_images``
-    images, with ``num_clusters`` clusters, no data loader workers and
+    """A copy of an ODC, DeepCluster or CODC config on the first
+    ``num_images`` images, with ``num_clusters`` clusters (every memory and
+    cluster head), no data loader workers and
     ``work_dir``."""
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir)
-    if 'memory_bank' in cfg.model:
-        cfg.model.memory_bank.update(
-            length=num_images, num_classes=num_clusters, min_cluster=5)
-    cfg.model.head.num_classes = num_clusters
+    for owner in cfg.model.get('members', {'': cfg.model}).values():
+        if 'memory_bank' in owner:
+            owner.memory_bank.update(
+                length=num_images, num_classes=num_clusters, min_cluster=5)
+        heads = list(owner.get('heads', {'': owner.get('head')}).values())
+        if owner.get('task', {}).get('type') == 'mixup':
+            heads.append(owner.task.head)
+        for head in heads:
+            head.num_classes = num_clusters
     cluster_hook = next(
         hook for hook in cfg.custom_hooks if hook.type == 'DeepClusterHook')
     cluster_hook.clustering.k = num_clusters

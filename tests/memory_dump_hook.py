@@ -13,23 +13,30 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 from mmodc.engine import unwrap_model
+from mmodc.models.utils import model_memories
 from mmodc.registry import HOOKS
 
 
 @HOOKS.register_module()
 class MemoryDumpHook(Hook):
-    """Save ``memory_bank`` buffers to ``rank{r}_iter{i}.pt`` in the work
-    dir after each iteration (after the ODCHook, which has priority
+    """Save the buffers of the model's memories (``memory_bank``; for
+    CODC ``<member>.<buffer>``) to ``rank{r}_iter{i}.pt`` in the work dir
+    after each iteration (after the ODCHook, which has priority
     NORMAL)."""
 
     priority = 'LOW'
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
-        memory = unwrap_model(runner.model).memory_bank
+        state = {
+            f'{name}.{key}' if name else key: value
+            for name, memory in model_memories(unwrap_model(
+                runner.model)).items()
+            for key, value in memory.state_dict().items()
+        }
         path = osp.join(runner.work_dir,
                         f'rank{get_rank()}_iter{runner.iter + 1}.pt')
-        torch.save(memory.state_dict(), path)
+        torch.save(state, path)
 
 
 @HOOKS.register_module()

@@ -14,6 +14,8 @@ from torch.utils.data import DataLoader
 
 from mmodc.engine.extractor import (
     extract_features,
+    member_of,
+    members_backbone_forward,
     pool_last_stage,
     pooled_backbone,
 )
@@ -73,7 +75,8 @@ def dataset_labels(dataset) -> torch.Tensor:
 def extract_labelled_features(model: nn.Module,
                               dataloader: DataLoader,
                               kind: str = 'model',
-                              show_progress: bool = True
+                              show_progress: bool = True,
+                              members: Optional[Sequence[str]] = None
                               ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Features and labels of a dataset (gathered over ranks).
 
@@ -87,6 +90,9 @@ def extract_labelled_features(model: nn.Module,
         kind (str): 'model' (``extract_feat``) or 'backbone' (globally
             pooled last backbone stage). Defaults to 'model'.
         show_progress (bool): Progress bar on the main process.
+        members (Sequence[str], optional): Members of a :class:`CODC`
+            model whose pooled backbones are used, concatenated in this
+            order (``kind`` is then ignored).
 
     Returns:
         tuple[torch.Tensor, torch.Tensor]: ``N x d`` features and ``N``
@@ -95,12 +101,14 @@ def extract_labelled_features(model: nn.Module,
     if kind not in FEATURE_FORWARDS:
         raise ValueError(f'kNN: features must be one of '
                          f'{sorted(FEATURE_FORWARDS)}, got "{kind}".')
+    forward = FEATURE_FORWARDS[kind]
+    if members:
+        for name in members:
+            member_of(model, name)
+        forward = members_backbone_forward(members)
     labels = dataset_labels(dataloader.dataset)
     feats = extract_features(
-        model,
-        dataloader,
-        forward=FEATURE_FORWARDS[kind],
-        show_progress=show_progress)
+        model, dataloader, forward=forward, show_progress=show_progress)
     return feats, labels
 
 

@@ -25,6 +25,25 @@ def default_forward(model: nn.Module, data: dict) -> torch.Tensor:
     return model(**data, mode='tensor')
 
 
+def embedding_forward(owner: nn.Module
+                      ) -> Callable[[nn.Module, dict], torch.Tensor]:
+    """Forward for :func:`extract_features`: the embedding that a memory's
+    owner (:class:`ODC`, or a :class:`CODCMember`) stores in its memory.
+
+    Args:
+        owner (nn.Module): The module with ``extract_feat`` and
+            ``memory_bank``.
+
+    Returns:
+        Callable: ``(model, preprocessed batch) -> B x d``.
+    """
+
+    def forward(model: nn.Module, data: dict) -> torch.Tensor:
+        return owner.extract_feat(data['inputs'])
+
+    return forward
+
+
 def pool_last_stage(stages: Sequence[torch.Tensor]) -> torch.Tensor:
     """Global average pool of the last backbone output (``B x C``)."""
     last = stages[-1]
@@ -34,6 +53,80 @@ def pool_last_stage(stages: Sequence[torch.Tensor]) -> torch.Tensor:
 def pooled_backbone(model: nn.Module, data: dict) -> torch.Tensor:
     """Forward for :func:`extract_features`: the pooled last stage."""
     return pool_last_stage(model.backbone(data['inputs']))
+
+
+def member_of(model: nn.Module, name: str) -> nn.Module:
+    """One member network of a :class:`CODC` model.
+
+    Args:
+        model (nn.Module): The (possibly wrapped) model.
+        name (str): The member's name.
+
+    Returns:
+        nn.Module: The member.
+
+    Raises:
+        KeyError: The model has no member of that name (the message lists
+            the members, or says the model has none).
+    """
+    members = getattr(unwrap_model(model), 'members', None)
+    if members is None or name not in members:
+        listed = (f'its members are {list(members)}' if members is not None
+                  else 'it is not a CODC model and has no members')
+        raise KeyError(
+            f'model member {name!r} does not exist: {listed}; name one of '
+            'them (--models NAME[,NAME] in the benchmark tools, '
+            "'NAME.backbone' in FeatureMonitorHook.features).")
+    return members[name]
+
+
+def named_feature_forward(name: str
+                          ) -> Callable[[nn.Module, dict], torch.Tensor]:
+    """Forward for :func:`extract_features` by feature name.
+
+    Args:
+        name (str): ``'backbone'`` (global average pool of the last stage),
+            ``'neck'`` (the model's embedding), or ``'<member>.backbone'``,
+            ``'<member>.neck'`` for a member of a :class:`CODC` model.
+
+    Returns:
+        Callable: ``(model, preprocessed batch) -> B x d``.
+
+    Raises:
+        ValueError: An unknown feature kind.
+    """
+    member, _, kind = name.rpartition('.')
+    if kind not in ('backbone', 'neck'):
+        raise ValueError(
+            f'feature {name!r}: use backbone, neck, or MEMBER.backbone / '
+            'MEMBER.neck for a CODC member.')
+
+    def forward(model: nn.Module, data: dict) -> torch.Tensor:
+        module = member_of(model, member) if member else unwrap_model(model)
+        if kind == 'backbone':
+            return pool_last_stage(module.backbone(data['inputs']))
+        return module.extract_feat(data['inputs'])
+
+    return forward
+
+
+def members_backbone_forward(names: Sequence[str]
+                             ) -> Callable[[nn.Module, dict], torch.Tensor]:
+    """Forward for :func:`extract_features`: the pooled backbones of some
+    members of a :class:`CODC` model, concatenated in the given order.
+
+    Args:
+        names (Sequence[str]): Member names.
+
+    Returns:
+        Callable: ``(model, preprocessed batch) -> B x sum(d)``.
+    """
+    forwards = [named_feature_forward(f'{name}.backbone') for name in names]
+
+    def forward(model: nn.Module, data: dict) -> torch.Tensor:
+        return torch.cat([part(model, data) for part in forwards], dim=1)
+
+    return forward
 
 
 @torch.no_grad()

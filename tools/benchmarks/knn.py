@@ -4,6 +4,7 @@ Usage::
 
     python tools/benchmarks/knn.py CONFIG {CHECKPOINT | --no-checkpoint}
         [--dataset-config FILE] [--features {model,backbone}]
+        [--models NAME[,NAME]]
         [--k 10 20 100 200] [--temperature 0.07 | --majority]
         [--num-train N] [--num-val N] [--batch-size N] [--num-workers N]
         [--out FILE.json]
@@ -35,7 +36,9 @@ backbone``), L2-normalised. Every query is classified by its ``k`` most
 cosine-similar reference samples with votes weighted ``exp(cos / T)``; the
 tool prints top-1 and top-5 accuracy for each ``k`` and writes them, as
 fractions, to ``--out``. ``--num-train`` / ``--num-val`` keep the first N
-samples of each set, for quick checks.
+samples of each set, for quick checks. For a CODC checkpoint,
+``--models clustering`` scores one member's pooled backbone and
+``--models clustering,rotation`` their concatenation.
 """
 import argparse
 import copy
@@ -90,6 +93,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='model',
         help="model: the model's extract_feat (ODC: neck embedding); "
         'backbone: global average pool of the last backbone stage')
+    parser.add_argument(
+        '--models',
+        type=lambda text: [name for name in text.split(',') if name],
+        help='CODC: the members whose pooled backbone features are scored, '
+        'comma-separated (several are concatenated)')
     parser.add_argument(
         '--k',
         type=int,
@@ -294,6 +302,24 @@ def build_model(cfg: Config, args: argparse.Namespace) -> 'nn.Module':
     return model.eval()
 
 
+def check_members(model: 'nn.Module',
+                  names: Optional[Sequence[str]]) -> None:
+    """Exit with a usage error unless every ``--models`` name is a member
+    of the (CODC) model.
+
+    Args:
+        model (nn.Module): The model.
+        names (Sequence[str], optional): ``--models``.
+    """
+    from mmodc.engine.extractor import member_of
+
+    for name in names or ():
+        try:
+            member_of(model, name)
+        except KeyError as error:
+            usage_error(f'--models: {error.args[0]}')
+
+
 def report(args: argparse.Namespace, scores: dict, info: dict) -> dict:
     """Print the table and write the JSON.
 
@@ -311,13 +337,14 @@ def report(args: argparse.Namespace, scores: dict, info: dict) -> dict:
         config=args.config,
         checkpoint=args.checkpoint,
         dataset_config=args.dataset_config or args.config,
-        features=args.features,
+        features=(f"backbone of {','.join(args.models)}"
+                  if args.models else args.features),
         temperature=args.temperature,
         **info,
         knn=scores)
     vote = ('majority vote' if args.temperature is None else
             f'votes exp(cos / {args.temperature})')
-    print(f"kNN, {args.features} features ({info['feature_dim']} dims), "
+    print(f"kNN, {result['features']} features ({info['feature_dim']} dims), "
           f"{info['num_train']} reference / {info['num_val']} query "
           f'samples, {vote}:')
     print(knn_table(scores))
@@ -356,8 +383,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
     model = build_model(cfgs['model'], args)
     if args.checkpoint is None:
         calibrate_untrained(model, loaders['train'])
+    check_members(model, args.models)
     features = {
-        split: extract_labelled_features(model, loader, args.features)
+        split: extract_labelled_features(
+            model, loader, args.features, members=args.models)
         for split, loader in loaders.items()
     }
     if not is_main_process():

@@ -6,6 +6,7 @@ Usage::
         [--levels 1 2 3 4 5] [--low-shot-levels 5] [--no-full]
         [--shots 1 2 4 8 16 32 64 96] [--draws 5] [--seed 0]
         [--samples FILE.npz] [--load-features] [--device cuda] [--float32]
+        [--models NAME[,NAME]]
         [--work-dir DIR] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
@@ -36,7 +37,10 @@ and a ``MultiPooling`` neck, no head), ``train_dataloader`` (trainval) and
 CHECKPOINT: an mmodc ODC / DeepCluster checkpoint (its ``backbone.*``
 keys) or a backbone-only file (keys without a prefix); every backbone key
 and shape must match. ``--no-checkpoint`` evaluates the freshly
-initialised network (seeded with ``--seed``).
+initialised network (seeded with ``--seed``). From a CODC checkpoint,
+``--models clustering`` takes one member's backbone
+(``members.clustering.backbone.*``) and ``--models clustering,rotation``
+concatenates the members' features at every level.
 
 Per level (feature1 = stem ... feature5 = last stage): the full benchmark
 trains one linear SVM per class and cost (squared hinge, L2, positives
@@ -130,8 +134,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='solve in float32 (faster; default float64, '
                         'which large costs on separable data need to '
                         'converge)')
+    parser.add_argument('--models',
+                        type=lambda text: [n for n in text.split(',') if n],
+                        help='CODC: the members whose backbones are '
+                        'evaluated, comma-separated (several are '
+                        'concatenated at every level)')
     add_common_args(parser)
     args = parser.parse_args(argv)
+    if args.models and (precomputed(args) or args.checkpoint is None):
+        usage_error('--models picks members of a CODC checkpoint: give '
+                    'CONFIG and CHECKPOINT.')
     if precomputed(args):
         check_precomputed_args(args)
     else:
@@ -228,20 +240,42 @@ def load_features(path: str) -> dict:
     return features
 
 
-def build_model(cfg, args):
-    """The multi-level model with the checkpoint's backbone weights."""
+def backbone_prefixes(args) -> list:
+    """The checkpoint's key prefix of every backbone to evaluate:
+    ``backbone.``, or ``members.<name>.backbone.`` per ``--models`` name
+    (checked to be in the checkpoint)."""
+    if not args.models:
+        return ['backbone.']
+    from mmodc.models.utils import read_state_dict
+    keys = read_state_dict(args.checkpoint).keys()
+    members = sorted({key.split('.')[1] for key in keys
+                      if key.startswith('members.')})
+    for name in args.models:
+        if name not in members:
+            usage_error(f'--models: {args.checkpoint} has no member {name!r}'
+                        f'; its members are {members} (none: not a CODC '
+                        'checkpoint).')
+    return [f'members.{name}.backbone.' for name in args.models]
+
+
+def build_model(cfg, args, prefix: str = 'backbone.'):
+    """The multi-level model with the checkpoint's backbone weights (the
+    keys under ``prefix``)."""
+    import copy
+
     import torch
     from mmengine.runner import set_random_seed
 
     from mmodc.registry import MODELS
     set_random_seed(args.seed)
+    cfg_model = copy.deepcopy(cfg.model)
     if args.checkpoint is None:
-        cfg.model.backbone.pop('init_cfg', None)
+        cfg_model.backbone.pop('init_cfg', None)
     else:
-        cfg.model.backbone.init_cfg = dict(
+        cfg_model.backbone.init_cfg = dict(
             type='Pretrained', checkpoint=args.checkpoint,
-            prefix='backbone.', strict=True)
-    model = MODELS.build(cfg.model)
+            prefix=prefix, strict=True)
+    model = MODELS.build(cfg_model)
     model.init_weights()
     if torch.cuda.is_available():
         model = model.cuda()
@@ -250,13 +284,16 @@ def build_model(cfg, args):
 
 def extract(cfg, args) -> dict:
     """Features per level and targets of trainval and test."""
+    import torch
     from mmengine.runner import Runner
 
     from mmodc.analysis.svm_benchmark import (
         dataset_targets,
         extract_levels,
     )
-    model = build_model(cfg, args)
+
+    models = [build_model(cfg, args, prefix)
+              for prefix in backbone_prefixes(args)]
     saved = {}
     for split, key in (('train', 'train_dataloader'),
                        ('test', 'test_dataloader')):
@@ -264,7 +301,10 @@ def extract(cfg, args) -> dict:
             usage_error(f'{args.config} has no {key}.')
         loader = Runner.build_dataloader(cfg[key])
         saved[f'{split}_targets'] = dataset_targets(loader.dataset)
-        saved[split] = extract_levels(model, loader, model.neck.levels)
+        parts = [extract_levels(model, loader, model.neck.levels)
+                 for model in models]
+        saved[split] = {level: torch.cat([part[level] for part in parts],
+                                         dim=1) for level in parts[0]}
     return saved
 
 

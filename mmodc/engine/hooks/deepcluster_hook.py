@@ -17,10 +17,12 @@ from mmodc.clustering import (
     sampled_preprocess,
 )
 from mmodc.models.losses import cluster_class_weights
+from mmodc.models.utils import memory_owners, model_memories
 from mmodc.registry import HOOKS
 from mmodc.utils import all_gather_cat, broadcast_
 from mmodc.utils.sizes import require_resolved
 from ..extractor import (
+    embedding_forward,
     extract_features,
     extract_local_features,
     unwrap_model,
@@ -127,17 +129,27 @@ class DeepClusterHook(Hook):
     # ------------------------------------------------------------- hooks
     def before_train(self, runner) -> None:
         model = unwrap_model(runner.model)
-        self._check_head(model)
         if self.init_memory:
-            self._check_length(runner, model.memory_bank.length)
-            if bool(model.memory_bank.initialized):
+            memories = model_memories(model)
+            if not memories:
+                raise TypeError(
+                    'DeepClusterHook: init_memory=True fills the ODC memory '
+                    f'of the model, but {type(model).__name__} has none; '
+                    'use init_memory=False for DeepCluster.')
+            for name, memory in memories.items():
+                self._check_length(runner, memory.length)
+                self._check_clusters(name, memory.num_classes)
+            if all(bool(memory.initialized) for memory in memories.values()):
                 runner.logger.info(
                     'DeepClusterHook: the memory was restored from a '
                     'checkpoint; not clustering again.')
                 return
-        elif self.labels is not None:
-            self._resume_labels(runner)
-            return
+        else:
+            self._check_clusters('', getattr(model.head, 'num_classes',
+                                             self.num_clusters), 'head')
+            if self.labels is not None:
+                self._resume_labels(runner)
+                return
         if self.initial:
             self.deepcluster(runner, runner.epoch)
 
@@ -189,9 +201,9 @@ class DeepClusterHook(Hook):
                            f'{len(dataloader.dataset)} images')
         seed = (runner.seed if self.seed is None else self.seed) + \
             epochs_trained
-        if self.init_memory and model.memory_bank.is_sharded:
-            labels = self._init_sharded_memory(runner, model, dataloader,
-                                               seed)
+        if self.init_memory:
+            labels = self._init_memories(runner, model, dataloader, seed,
+                                         epochs_trained)
         elif self.sampled:
             labels = self._cluster_sampled(runner, model, dataloader, seed,
                                            epochs_trained)
@@ -205,8 +217,8 @@ class DeepClusterHook(Hook):
 
     def _cluster_all(self, runner, model: nn.Module, dataloader, seed: int,
                      epochs_trained: int) -> torch.Tensor:
-        """Features of the whole training set on every rank, k-means on
-        rank 0; fill the memory or apply the labels.
+        """DeepCluster: features of the whole training set on every rank,
+        k-means on rank 0, the labels applied.
 
         Returns:
             torch.Tensor: The labels, identical on every rank.
@@ -214,10 +226,32 @@ class DeepClusterHook(Hook):
         features = preprocess_features(
             extract_features(model, dataloader), self.pca_dim)
         labels = self._cluster(runner, features, seed, epochs_trained)
-        if self.init_memory:
-            model.memory_bank.init_memory(features, labels)
-        else:
-            self._use_labels(runner, model, labels, seed, epochs_trained)
+        self._use_labels(runner, model, labels, seed, epochs_trained)
+        return labels
+
+    def _init_memories(self, runner, model: nn.Module, dataloader,
+                       seed: int, epochs_trained: int) -> torch.Tensor:
+        """Fill every ODC memory of the model (one for ODC, one per member
+        for CODC) with the embeddings of its owner and their k-means
+        labels.
+
+        Returns:
+            torch.Tensor: The last memory's labels (this rank's own with a
+            sharded memory).
+        """
+        labels = None
+        for name, owner in memory_owners(model).items():
+            memory = owner.memory_bank
+            forward = embedding_forward(owner)
+            if memory.is_sharded:
+                labels = self._init_sharded_memory(runner, memory,
+                                                   dataloader, seed, forward)
+                continue
+            features = preprocess_features(
+                extract_features(model, dataloader, forward), self.pca_dim)
+            labels = self._cluster(runner, features, seed, epochs_trained,
+                                   name)
+            memory.init_memory(features, labels)
         return labels
 
     def _cluster_sampled(self, runner, model: nn.Module, dataloader,
@@ -275,8 +309,8 @@ class DeepClusterHook(Hook):
         if self.reinit_head:
             self._reinit_head(runner, model.head, seed)
 
-    def _init_sharded_memory(self, runner, model: nn.Module, dataloader,
-                             seed: int) -> torch.Tensor:
+    def _init_sharded_memory(self, runner, memory: nn.Module, dataloader,
+                             seed: int, forward) -> torch.Tensor:
         """Fill a memory sharded over the ranks without any rank holding
         every feature: each rank extracts its own samples (the extraction
         sampler deals them out as the memory does), PCA (if any) and
@@ -286,8 +320,8 @@ class DeepClusterHook(Hook):
         Returns:
             torch.Tensor: This rank's labels.
         """
-        memory = model.memory_bank
-        features, idx = extract_local_features(model, dataloader)
+        features, idx = extract_local_features(runner.model, dataloader,
+                                               forward)
         if not torch.equal(idx.cpu(), memory.local_indices().cpu()):
             raise RuntimeError(
                 'DeepClusterHook: the extraction dataloader gave rank '
@@ -302,8 +336,9 @@ class DeepClusterHook(Hook):
         return labels
 
     def _cluster(self, runner, features: torch.Tensor, seed: int,
-                 epochs_trained: int) -> torch.Tensor:
-        """k-means on rank 0, broadcast, saved, logged."""
+                 epochs_trained: int, name: str = '') -> torch.Tensor:
+        """k-means on rank 0, broadcast, saved, logged (``name``: the
+        memory's, when the model has several)."""
         labels = torch.empty(
             features.shape[0], dtype=torch.long, device=features.device)
         if is_main_process():
@@ -311,8 +346,9 @@ class DeepClusterHook(Hook):
         broadcast_(labels)
         self._log_sizes(runner,
                         torch.bincount(labels, minlength=self.num_clusters),
-                        f'{features.shape[0]} x {features.shape[1]} features')
-        self._save_labels(runner, labels, epochs_trained)
+                        f'{features.shape[0]} x {features.shape[1]} features'
+                        f'{" of " + name if name else ""}')
+        self._save_labels(runner, labels, epochs_trained, name)
         return labels
 
     def _log_sizes(self, runner, sizes: torch.Tensor, what: str) -> None:
@@ -322,12 +358,14 @@ class DeepClusterHook(Hook):
             f'empty {int((sizes == 0).sum())}')
 
     @staticmethod
-    def _save_labels(runner, labels: torch.Tensor,
-                     epochs_trained: int) -> None:
-        """``cluster_epoch_{epochs trained}.npy`` in the work dir."""
+    def _save_labels(runner, labels: torch.Tensor, epochs_trained: int,
+                     name: str = '') -> None:
+        """``cluster_epoch_{epochs trained}[_{name}].npy`` in the work
+        dir."""
+        suffix = f'_{name}' if name else ''
         if is_main_process():
             np.save(osp.join(runner.work_dir,
-                             f'cluster_epoch_{epochs_trained}.npy'),
+                             f'cluster_epoch_{epochs_trained}{suffix}.npy'),
                     labels.cpu().numpy())
 
     # ------------------------------------------------ applying the labels
@@ -378,12 +416,16 @@ class DeepClusterHook(Hook):
                 optimizer.state.pop(parameter, None)
 
     # -------------------------------------------------------------- checks
-    def _check_head(self, model: nn.Module) -> None:
-        num_classes = getattr(model.head, 'num_classes', self.num_clusters)
+    def _check_clusters(self, owner: str, num_classes: int,
+                        what: str = 'memory_bank') -> None:
+        """``clustering.k`` must be the number of classes of the head
+        (DeepCluster) or of the memory (``owner``: its member in CODC)."""
         if num_classes != self.num_clusters:
+            field = f'model.members.{owner}.{what}' if owner else \
+                f'model.{what}'
             raise ValueError(
                 f'DeepClusterHook: clustering.k={self.num_clusters} differs '
-                f'from model.head.num_classes={num_classes}; set both to the '
+                f'from {field}.num_classes={num_classes}; set both to the '
                 'number of clusters.')
 
     def _check_length(self, runner, length: int) -> None:

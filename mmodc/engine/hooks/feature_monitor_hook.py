@@ -10,16 +10,16 @@ from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 
 from mmodc.evaluation import evaluate_features, normalized_mutual_info
+from mmodc.models.utils import model_memories
 from mmodc.registry import HOOKS
 from mmodc.utils import preserved_random_states
 from ..extractor import (
-    default_forward,
     extract_features,
-    pooled_backbone,
+    member_of,
+    named_feature_forward,
     unwrap_model,
 )
 
-FEATURE_FORWARDS = {'backbone': pooled_backbone, 'neck': default_forward}
 CURVE_FILE = 'monitor_curves.json'
 
 
@@ -70,7 +70,8 @@ class FeatureMonitorHook(Hook):
     - ``nmi``, ``acc`` (and ``ari``): faiss k-means of the L2-normalised bank
       features with ``k`` = number of classes, against the classes;
     - ``pseudo_label_nmi``: the NMI of the training pseudo-labels (the ODC
-      memory's label bank, or DeepCluster's last assignment) against the
+      memory's label bank, ``<member>/pseudo_label_nmi`` for each memory of
+      a :class:`CODC` model, or DeepCluster's last assignment) against the
       classes, when the training set exposes class labels (they are never
       used for training).
 
@@ -98,7 +99,9 @@ class FeatureMonitorHook(Hook):
         by_epoch (bool): Count ``interval`` in epochs. Defaults to True.
         features (Sequence[str]): Which features: 'backbone' (global average
             pool of the last backbone stage) and/or 'neck' (the model's
-            ``extract_feat``). Defaults to ('backbone', ).
+            ``extract_feat``); for a :class:`CODC` model
+            ``'<member>.backbone'`` / ``'<member>.neck'``. Defaults to
+            ('backbone', ).
         knn_k (int): Neighbours. Defaults to 20.
         knn_temperature (float): Vote temperature. Defaults to 0.07.
         kmeans_seed (int): Seed of the monitoring k-means. Defaults to 0.
@@ -118,11 +121,11 @@ class FeatureMonitorHook(Hook):
                  knn_temperature: float = 0.07,
                  kmeans_seed: int = 0,
                  before_train: bool = True) -> None:
-        unknown = sorted(set(features) - set(FEATURE_FORWARDS))
-        if unknown or not features:
-            raise ValueError(
-                f'FeatureMonitorHook: features={list(features)!r}; choose '
-                f'from {sorted(FEATURE_FORWARDS)}.')
+        if not features:
+            raise ValueError('FeatureMonitorHook: features is empty; choose '
+                             'from backbone, neck (MEMBER.backbone, '
+                             'MEMBER.neck for CODC).')
+        self.forwards = [named_feature_forward(name) for name in features]
         if interval < 1:
             raise ValueError(
                 f'FeatureMonitorHook: interval={interval} must be >= 1.')
@@ -152,6 +155,10 @@ class FeatureMonitorHook(Hook):
         self._clock_start = time.perf_counter()
 
     def before_train(self, runner) -> None:
+        for name in self.features:
+            member = name.rpartition('.')[0]
+            if member:
+                member_of(runner.model, member)
         for role, cfg in self.dataloader_cfgs.items():
             with preserved_random_states():
                 self.loaders[role] = runner.build_dataloader(cfg)
@@ -241,10 +248,7 @@ class FeatureMonitorHook(Hook):
     def _forward_all(self, model, data: dict) -> torch.Tensor:
         """The chosen features of a batch, concatenated (their widths are
         kept in ``_feature_widths``)."""
-        parts = [
-            FEATURE_FORWARDS[name](model, data).flatten(1)
-            for name in self.features
-        ]
+        parts = [forward(model, data).flatten(1) for forward in self.forwards]
         self._feature_widths = [part.shape[1] for part in parts]
         return torch.cat(parts, dim=1)
 
@@ -269,23 +273,27 @@ class FeatureMonitorHook(Hook):
                 knn_temperature=self.knn_temperature)
             for key in ('knn_top1', 'nmi', 'acc', 'ari'):
                 scores[f'{name}/{key}'] = float(result[key])
-        pseudo = self._pseudo_labels(model)
-        if pseudo is not None and self.train_labels is not None:
-            scores['pseudo_label_nmi'] = normalized_mutual_info(
-                self.train_labels, pseudo)
+        if self.train_labels is None:
+            return scores
+        for name, pseudo in self._pseudo_labels(model).items():
+            scores[f'{name}/pseudo_label_nmi' if name else
+                   'pseudo_label_nmi'] = normalized_mutual_info(
+                       self.train_labels, pseudo)
         return scores
 
-    def _pseudo_labels(self, model) -> Optional[np.ndarray]:
-        """The labels the model trains on now, if it has any yet."""
-        memory = getattr(model, 'memory_bank', None)
-        if memory is not None:
-            if not bool(memory.initialized):
-                return None
-            return memory.gather_labels().cpu().numpy()
+    def _pseudo_labels(self, model) -> Dict[str, np.ndarray]:
+        """The labels the model trains on now, if it has any yet: those of
+        every ODC memory (by memory name, '' for ODC's one), or
+        DeepCluster's assignment."""
+        memories = model_memories(model)
+        if memories:
+            return {name: memory.gather_labels().cpu().numpy()
+                    for name, memory in memories.items()
+                    if bool(memory.initialized)}
         labels = getattr(self.train_dataset, 'labels', None)
         if isinstance(labels, torch.Tensor) and bool((labels >= 0).all()):
-            return labels.cpu().numpy()
-        return None
+            return {'': labels.cpu().numpy()}
+        return {}
 
     def _training_class_labels(self, runner) -> Optional[np.ndarray]:
         """Class labels of the training set, if it exposes them."""

@@ -6,6 +6,7 @@ import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook, Hook
 
+from mmodc.models.utils import model_memories
 from mmodc.registry import HOOKS
 from ..extractor import unwrap_model
 from .safe_checkpoint_hook import SafeCheckpointHook
@@ -68,8 +69,8 @@ class ODCHook(Hook):
 
     def before_train(self, runner) -> None:
         """Refuse checkpoint hooks that cannot save a sharded memory."""
-        memory = unwrap_model(runner.model).memory_bank
-        if not memory.is_sharded:
+        memories = _memories(runner)
+        if not any(memory.is_sharded for memory in memories.values()):
             return
         for hook in runner.hooks:
             if not isinstance(hook, CheckpointHook):
@@ -90,50 +91,68 @@ class ODCHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        memory = unwrap_model(runner.model).memory_bank
-        if self.every_n_train_iters(runner, self.centroids_update_interval):
-            memory.update_centroids()
-        if self.every_n_train_iters(runner,
-                                    self.deal_with_small_clusters_interval):
-            memory.deal_with_small_clusters()
-        memory.update_class_weights(
-            self.reweight_pow if self.reweight else 0.)
-        if self.every_n_train_iters(runner, self.evaluate_interval):
-            self._log_clusters(runner, memory, outputs)
-
-    def after_train_epoch(self, runner) -> None:
-        if self.recluster_interval and self.every_n_epochs(
-                runner, self.recluster_interval):
-            memory = unwrap_model(runner.model).memory_bank
-            changed = memory.recluster(seed=runner.epoch + 1)
+        for name, memory in _memories(runner).items():
+            if self.every_n_train_iters(runner,
+                                        self.centroids_update_interval):
+                memory.update_centroids()
+            if self.every_n_train_iters(
+                    runner, self.deal_with_small_clusters_interval):
+                memory.deal_with_small_clusters()
             memory.update_class_weights(
                 self.reweight_pow if self.reweight else 0.)
-            runner.logger.info(
-                f'ODC: memory re-clustered by k-means after epoch '
-                f'{runner.epoch + 1}: {changed:.1%} of the labels changed')
-        if (self.save_labels_interval
-                and self.every_n_epochs(runner, self.save_labels_interval)):
-            # every rank takes part: a sharded memory gathers the labels
-            labels = unwrap_model(runner.model).memory_bank.gather_labels()
-            if is_main_process():
-                np.save(osp.join(runner.work_dir,
-                                 f'cluster_epoch_{runner.epoch + 1}.npy'),
+            if self.every_n_train_iters(runner, self.evaluate_interval):
+                self._log_clusters(runner, name, memory, outputs)
+
+    def after_train_epoch(self, runner) -> None:
+        for name, memory in _memories(runner).items():
+            if self.recluster_interval and self.every_n_epochs(
+                    runner, self.recluster_interval):
+                changed = memory.recluster(seed=runner.epoch + 1)
+                memory.update_class_weights(
+                    self.reweight_pow if self.reweight else 0.)
+                runner.logger.info(
+                    f'ODC: memory {name or ""} re-clustered by k-means after '
+                    f'epoch {runner.epoch + 1}: {changed:.1%} of the labels '
+                    'changed')
+            if (self.save_labels_interval and self.every_n_epochs(
+                    runner, self.save_labels_interval)):
+                # every rank takes part: a sharded memory gathers the labels
+                labels = memory.gather_labels()
+                suffix = f'_{name}' if name else ''
+                if is_main_process():
+                    np.save(
+                        osp.join(runner.work_dir, 'cluster_epoch_'
+                                 f'{runner.epoch + 1}{suffix}.npy'),
                         labels.cpu().numpy())
 
     @staticmethod
-    def _log_clusters(runner, memory, outputs: Optional[dict]) -> None:
+    def _log_clusters(runner, name: str, memory,
+                      outputs: Optional[dict]) -> None:
         counts = memory.cluster_counts
         stats = dict(
             empty_clusters=int((counts == 0).sum()),
             min_cluster_size=int(counts.min()),
             max_cluster_size=int(counts.max()))
-        for name, value in stats.items():
-            runner.message_hub.update_scalar(f'train/{name}', value)
-        change = (outputs or {}).get('change_ratio')
+        scope = f'{name}/' if name else ''
+        for key, value in stats.items():
+            runner.message_hub.update_scalar(f'train/{scope}{key}', value)
+        change = (outputs or {}).get(
+            f'{name}.change_ratio' if name else 'change_ratio')
         change_text = '' if change is None else f', label change ratio ' \
             f'{float(change):.4f}'
         runner.logger.info(
-            f'ODC clusters at iteration {runner.iter + 1}: '
-            f'{stats["empty_clusters"]} empty, sizes '
+            f'ODC clusters{" of " + name if name else ""} at iteration '
+            f'{runner.iter + 1}: {stats["empty_clusters"]} empty, sizes '
             f'{stats["min_cluster_size"]}..{stats["max_cluster_size"]}'
             f'{change_text}')
+
+
+def _memories(runner) -> dict:
+    """The model's ODC memories by name (see :func:`model_memories`)."""
+    memories = model_memories(unwrap_model(runner.model))
+    if not memories:
+        raise TypeError(
+            f'ODCHook: the model ({type(unwrap_model(runner.model)).__name__})'
+            ' has no ODC memory (model.memory_bank); use it with ODC or '
+            'CODC.')
+    return memories

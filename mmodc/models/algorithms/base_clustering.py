@@ -1,4 +1,5 @@
-"""What ODC and DeepCluster share: backbone, neck, cluster head, modes."""
+"""What the algorithms share: forward modes, memory format; backbone, neck
+and cluster head for ODC, DeepCluster and rotation prediction."""
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
@@ -9,7 +10,111 @@ from mmodc.registry import MODELS
 from ..utils.finite_checks import check_finite_features, check_finite_loss
 
 
-class BaseClusteringModel(BaseModel):
+def sample_indices(algorithm: str, data_samples: List[DataSample],
+                   device: torch.device) -> torch.Tensor:
+    """The dataset indices of a training batch (memory rows).
+
+    Args:
+        algorithm (str): Who asks, for the error.
+        data_samples (list[DataSample]): The batch's samples.
+        device (torch.device): Where the memory is.
+
+    Returns:
+        torch.Tensor: ``B`` indices.
+
+    Raises:
+        KeyError: The samples carry no ``sample_idx``.
+    """
+    if not data_samples or 'sample_idx' not in data_samples[0]:
+        raise KeyError(
+            f'{algorithm} needs the dataset index of every sample: keep '
+            "'sample_idx' in the meta_keys of PackInputs (the default) in "
+            'the train pipeline.')
+    return torch.as_tensor([sample.sample_idx for sample in data_samples],
+                           device=device)
+
+
+class SelfSupervisedModel(BaseModel):
+    """What every mmodc algorithm shares: the forward modes and the
+    optional channels-last memory format. Subclasses implement
+    :meth:`extract_feat`, :meth:`loss` and :meth:`predict`.
+
+    Args:
+        data_preprocessor (dict, optional): Data preprocessor config;
+            defaults to ``ClsDataPreprocessor``.
+        init_cfg (dict, optional): Initialisation config.
+        channels_last (bool): Keep the convolution weights and the input
+            images in the channels-last memory format, which oneDNN runs
+            faster on CPUs (``benchmarks/train_step.py``). The results are
+            the same up to float rounding. Defaults to False.
+    """
+
+    def __init__(self,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None,
+                 channels_last: bool = False) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ClsDataPreprocessor')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.memory_format = (torch.channels_last
+                              if channels_last else torch.contiguous_format)
+
+    def use_memory_format(self) -> None:
+        """Put the built modules in the model's memory format (call at the
+        end of ``__init__``)."""
+        self.to(memory_format=self.memory_format)
+
+    def init_weights(self) -> None:
+        """Initialise in the default memory format (random initialisers
+        fill memory in storage order: the same seed gives the same weights
+        in either format), then go back to the model's format."""
+        self.to(memory_format=torch.contiguous_format)
+        super().init_weights()
+        self.to(memory_format=self.memory_format)
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'
+                ) -> Union[torch.Tensor, Dict[str, torch.Tensor],
+                           List[DataSample]]:
+        """Dispatch on ``mode``: 'tensor' (features), 'loss' or 'predict'.
+
+        Args:
+            inputs (torch.Tensor): The preprocessed images.
+            data_samples (list[DataSample], optional): Their data samples;
+                'loss' needs their pseudo-labels.
+            mode (str): One of 'tensor', 'loss', 'predict'.
+
+        Returns:
+            The features, a dict of losses, or the data samples with
+            predicted clusters.
+        """
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise RuntimeError(f'{type(self).__name__}: invalid mode "{mode}"; '
+                           'use tensor, loss or predict.')
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """The losses of a training batch.
+
+        Args:
+            inputs (torch.Tensor): The preprocessed images.
+            data_samples (list[DataSample]): Their data samples.
+
+        Returns:
+            dict[str, torch.Tensor]: The losses (and logged values).
+        """
+        raise NotImplementedError
+
+
+class BaseClusteringModel(SelfSupervisedModel):
     """A backbone, a neck and a cluster classification head.
 
     Subclasses implement :meth:`loss`: the head is trained to predict each
@@ -22,10 +127,8 @@ class BaseClusteringModel(BaseModel):
         head (dict): Head config, e.g. :class:`ClusterClsHead`.
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): Initialisation config.
-        channels_last (bool): Keep the convolution weights and the input
-            images in the channels-last memory format, which oneDNN runs
-            faster on CPUs (``benchmarks/train_step.py``). The results are
-            the same up to float rounding. Defaults to False.
+        channels_last (bool): Channels-last convolutions (see
+            :class:`SelfSupervisedModel`). Defaults to False.
     """
 
     def __init__(self,
@@ -35,24 +138,11 @@ class BaseClusteringModel(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  channels_last: bool = False) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ClsDataPreprocessor')
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor, init_cfg, channels_last)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.head = MODELS.build(head)
-        self.memory_format = (torch.channels_last
-                              if channels_last else torch.contiguous_format)
-        self.to(memory_format=self.memory_format)
-
-    def init_weights(self) -> None:
-        """Initialise in the default memory format (random initialisers
-        fill memory in storage order: the same seed gives the same weights
-        in either format), then go back to the model's format."""
-        self.to(memory_format=torch.contiguous_format)
-        super().init_weights()
-        self.to(memory_format=self.memory_format)
+        self.use_memory_format()
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """The features that are clustered and classified (neck output).
@@ -117,46 +207,6 @@ class BaseClusteringModel(BaseModel):
         check_finite_loss(type(self).__name__, loss, data_samples,
                           len(data_samples))
         return loss, main
-
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'
-                ) -> Union[torch.Tensor, Dict[str, torch.Tensor],
-                           List[DataSample]]:
-        """Dispatch on ``mode``: 'tensor' (features), 'loss' or 'predict'.
-
-        Args:
-            inputs (torch.Tensor): The preprocessed images.
-            data_samples (list[DataSample], optional): Their data samples;
-                'loss' needs their pseudo-labels.
-            mode (str): One of 'tensor', 'loss', 'predict'.
-
-        Returns:
-            The features, a dict of losses, or the data samples with
-            predicted clusters.
-        """
-        if mode == 'tensor':
-            return self.extract_feat(inputs)
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        raise RuntimeError(f'{type(self).__name__}: invalid mode "{mode}"; '
-                           'use tensor, loss or predict.')
-
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
-        """The losses of a training batch.
-
-        Args:
-            inputs (torch.Tensor): The preprocessed images.
-            data_samples (list[DataSample]): Their data samples.
-
-        Returns:
-            dict[str, torch.Tensor]: The losses (and logged values).
-        """
-        raise NotImplementedError
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None

@@ -5,7 +5,7 @@ import torch
 from mmpretrain.structures import DataSample
 
 from mmodc.registry import MODELS
-from .base_clustering import BaseClusteringModel
+from .base_clustering import BaseClusteringModel, sample_indices
 
 
 @MODELS.register_module()
@@ -73,7 +73,8 @@ class ODC(BaseClusteringModel):
             dict[str, torch.Tensor]: ``loss`` and the ``change_ratio`` of the
             batch's labels (logged, not optimised).
         """
-        idx = self._sample_indices(data_samples)
+        idx = sample_indices('ODC', data_samples,
+                             self.memory_bank.label_bank.device)
         self.head.set_centroids(self.memory_bank.centroids)
         loss, embedding = self.views_loss(inputs, data_samples,
                                           self.memory_bank.labels_of(idx),
@@ -81,12 +82,3 @@ class ODC(BaseClusteringModel):
         change_ratio = self.memory_bank.update_samples_memory(
             idx, embedding.detach())
         return dict(loss=loss, change_ratio=change_ratio)
-
-    def _sample_indices(self, data_samples: List[DataSample]) -> torch.Tensor:
-        if not data_samples or 'sample_idx' not in data_samples[0]:
-            raise KeyError(
-                'ODC needs the dataset index of every sample: keep '
-                "'sample_idx' in the meta_keys of PackInputs (the default) "
-                'in the train pipeline.')
-        return torch.as_tensor([sample.sample_idx for sample in data_samples],
-                               device=self.memory_bank.label_bank.device)
