@@ -79,12 +79,23 @@ def train_in_subprocess(config: str, work_dir: str, *extra: str,
                         env: Optional[dict] = None
                         ) -> subprocess.CompletedProcess:
     """``tools/train.py CONFIG --work-dir WORK_DIR EXTRA...`` in a
-    subprocess, tests/ on the path (for test hooks), ``env`` added."""
-    env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join(
-        [REPO, osp.join(REPO, 'tests')]))
+    subprocess, tests/ on the path (for test hooks), one OpenMP thread
+    (see :func:`single_thread`), ``env`` added."""
+    env = dict(os.environ, **{'OMP_NUM_THREADS': '1', **(env or {})},
+               PYTHONPATH=os.pathsep.join([REPO, osp.join(REPO, 'tests')]))
     return subprocess.run(
         [sys.executable, TRAIN, config, '--work-dir', work_dir, *extra],
         cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope='module')
+def forked_train():
+    """A :class:`forked_train.ForkedTrain` for a test module: its
+    ``train(config, work_dir, *extra, env=...)`` runs tools/train.py in a
+    process of its own forked from one that has imported mmodc once."""
+    from forked_train import ForkedTrain
+    with ForkedTrain() as forked:
+        yield forked
 
 
 @pytest.fixture(scope='session')

@@ -188,3 +188,55 @@ def test_the_fashion_mnist_config_trains_both_networks(codc_cfg, tmp_path):
         assert torch.equal(counts, state[prefix + 'cluster_counts'])
         # the labels moved with the embeddings
         assert max(hub.get_scalar(f'train/{name}.change_ratio').data[0]) > 0
+
+
+def test_benchmark_features_of_chosen_members(codc_cfg, capsys):
+    """The kNN tool's --models: each member's pooled backbone, several
+    concatenated in the given order; an unknown member is a usage error
+    that lists the members."""
+    from test_knn_tool import KNN_FASHION_MNIST, load_tool
+
+    from mmodc.engine.extractor import (
+        members_backbone_forward,
+        named_feature_forward,
+    )
+    model = filled_model(codc_cfg.model)
+    images, samples, _ = a_batch()
+    data = dict(inputs=images, data_samples=samples)
+    with torch.no_grad():
+        parts = [named_feature_forward(f'{name}.backbone')(model, data)
+                 for name in ('rotation', 'clustering')]
+        joined = members_backbone_forward(['rotation', 'clustering'])(
+            model, data)
+        own = model.members['rotation'].backbone(images)[-1].mean(dim=(2, 3))
+    torch.testing.assert_close(parts[0], own)
+    torch.testing.assert_close(joined, torch.cat(parts, dim=1))
+    assert not torch.allclose(parts[0], parts[1])
+
+    with pytest.raises(SystemExit) as stop:
+        load_tool().main([
+            CODC_FMNIST, '--no-checkpoint', '--dataset-config',
+            KNN_FASHION_MNIST, '--num-train', '40', '--num-val', '20',
+            '--k', '5', '--models', 'clustering,colour'
+        ])
+    assert stop.value.code == 2
+    assert ("model member 'colour' does not exist: its members are "
+            "['clustering', 'rotation']") in capsys.readouterr().err
+
+
+def test_the_monitor_names_every_member_feature(codc_cfg):
+    """FeatureMonitorHook on a CODC model: 'backbone' means every
+    member's; a member that does not exist is an error naming the
+    members."""
+    from mmodc.engine.hooks import FeatureMonitorHook
+
+    model = build(codc_cfg.model)
+    monitor = FeatureMonitorHook({}, {}, features=('backbone',
+                                                   'rotation.neck'))
+    monitor._name_member_features(model)
+    assert monitor.features == ('clustering.backbone', 'rotation.backbone',
+                                'rotation.neck')
+    wrong = FeatureMonitorHook({}, {}, features=('colour.backbone', ))
+    with pytest.raises(KeyError, match=r"model member 'colour' does not "
+                       r"exist: its members are \['clustering', 'rotation'\]"):
+        wrong._name_member_features(model)

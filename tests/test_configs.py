@@ -14,6 +14,8 @@ IN1K = osp.join(REPO, 'configs', 'selfsup', 'odc',
                 'odc_resnet50_8xb64-steplr-440e_in1k.py')
 ROTATION_IN1K = osp.join(REPO, 'configs', 'selfsup', 'rotation_pred',
                          'rotation-pred_resnet50_8xb16-steplr-70e_in1k.py')
+CODC_IN1K = osp.join(REPO, 'configs', 'selfsup', 'codc',
+                     '{}_resnet50_8xb64-steplr-440e_in1k.py')
 DEEPCLUSTER_IN1K = osp.join(REPO, 'configs', 'selfsup', 'deepcluster',
                             '{}_resnet50_8xb64-steplr-200e_in1k.py')
 
@@ -109,6 +111,35 @@ def test_rotation_imagenet_config_reaches_training(tmp_path):
         pytest.approx(0.2 * (0.1 + 0.9 / 4))
     assert runner.message_hub.get_scalar('train/rotation_accuracy') \
         is not None
+
+
+def test_codc_imagenet_configs_reach_training(tmp_path):
+    """The 3-model config (the 2-model one and the mixup classification
+    network) trains one iteration on a fake ImageNet: every ResNet-50 with
+    its memory filled and heads on the other members' memories. The
+    2-model config has the first two members as they are."""
+    runner = fake_imagenet_runner(CODC_IN1K.format('codc-3models'),
+                                  tmp_path)
+    runner.train()
+    assert runner.iter == 1
+    model = runner.model
+    members = ['clustering', 'rotation', 'classification']
+    assert list(model.members) == members
+    for name, member in model.members.items():
+        assert member.memory_bank.feature_bank.shape == (12, 256)
+        assert bool(member.memory_bank.initialized)
+        assert member.backbone.layer4[-1].conv3.out_channels == 2048
+        others = set(members) - {name}
+        assert others <= set(member.heads) | {member.task.get('labels')}
+    losses = {key for key in runner.message_hub.log_scalars
+              if 'loss_' in key}
+    assert {'train/rotation.loss_rotation',
+            'train/classification.loss_mixup'} <= losses
+    two = Config.fromfile(CODC_IN1K.format('codc')).model.members
+    assert list(two) == members[:2]
+    assert list(two.clustering.heads) == ['clustering', 'rotation']
+    assert list(two.rotation.heads) == ['clustering']
+    assert two.rotation.task.type == 'rotation'
 
 
 def test_model_index_lists_existing_configs_under_their_names():

@@ -17,9 +17,12 @@ from mmodc.analysis.curve_plots import (
     load_monitor_records,
     plot_training_curves,
 )
-from mmodc.engine.extractor import extract_features
+from mmodc.engine.extractor import (
+    default_forward,
+    extract_features,
+    pooled_backbone,
+)
 from mmodc.engine.hooks import FeatureMonitorHook
-from mmodc.engine.hooks.feature_monitor_hook import FEATURE_FORWARDS
 from mmodc.evaluation import evaluate_features
 
 
@@ -88,7 +91,9 @@ def test_monitor_scores_equal_direct_evaluation(quickstart_cfg, tmp_path,
     runner = _train(cfg)
     hook = _monitor(runner)
     last = hook.records[-1]
-    for name, forward in FEATURE_FORWARDS.items():
+    # the monitor's features against the extractor's forwards
+    for name, forward in (('backbone', pooled_backbone),
+                          ('neck', default_forward)):
         feats = {
             role: extract_features(runner.model, loader, forward=forward,
                                    show_progress=False)

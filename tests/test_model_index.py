@@ -36,7 +36,7 @@ def results_of(model: Model) -> list:
 
 def test_index_imports_every_algorithm(models: List[Model]) -> None:
     collections = {model.in_collection for model in models}
-    assert collections == {'ODC', 'DeepCluster', 'RotationPrediction'}
+    assert collections == {'ODC', 'DeepCluster', 'RotationPrediction', 'CODC'}
 
 
 def test_config_exists_and_is_named_after_the_model(

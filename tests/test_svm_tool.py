@@ -257,3 +257,42 @@ def test_fashion_mnist_config_levels_and_targets(quickstart_cfg) -> None:
     assert targets.positive.sum(1).tolist() == [1] * 12
     labels = loader.dataset.get_gt_labels()
     assert targets.positive.long().argmax(1).tolist() == list(labels)
+
+
+def test_codc_members_are_picked_and_concatenated(fake_voc: Path,
+                                                   checkpoint: str,
+                                                   tmp_path: Path,
+                                                   capsys) -> None:
+    """--models a,b takes members.a.backbone.* and members.b.backbone.*
+    and joins their features at every level, in that order; an unknown
+    member is refused with the members listed."""
+    tool = load_tool()
+    odc_state = torch.load(checkpoint)['state_dict']
+    torch.manual_seed(5)
+    other = MODELS.build(dict(type='MultiLevelResNet', depth=18,
+                              out_indices=[0, 1, 2, 3, 4]))
+    codc_state = {
+        f'members.a.{key}': value for key, value in odc_state.items()
+        if key.startswith('backbone.')
+    }
+    codc_state.update((f'members.b.backbone.{key}', value)
+                      for key, value in other.state_dict().items())
+    codc = tmp_path / 'codc.pth'
+    torch.save(dict(state_dict=codc_state, meta={}), codc)
+    features = {}
+    for name, weights in (('odc', [checkpoint]),
+                          ('ab', [str(codc), '--models', 'a,b'])):
+        work = tmp_path / name
+        tool.main([CONFIG, *weights, '--levels', '5', '--work-dir',
+                   str(work), *cfg_options(fake_voc)])
+        features[name] = torch.load(work / 'features.pt')['test'][5]
+    # member a has the ODC checkpoint's backbone, b another one
+    width = features['odc'].shape[1]
+    assert features['ab'].shape[1] == 2 * width
+    torch.testing.assert_close(features['ab'][:, :width], features['odc'])
+    assert not torch.allclose(features['ab'][:, width:], features['odc'])
+    with pytest.raises(SystemExit):
+        tool.main([CONFIG, str(codc), '--models', 'c', '--levels', '5',
+                   '--work-dir', str(tmp_path / 'c'), *cfg_options(fake_voc)])
+    assert "has no member 'c'; its members are ['a', 'b']" in \
+        capsys.readouterr().err

@@ -44,9 +44,11 @@ class DeepClusterHook(Hook):
     are fitted on a sample gathered from all ranks and each rank projects
     and assigns its own rows. Then either:
 
-    - ``init_memory=True`` (ODC): the features and labels fill
-      ``model.memory_bank``; skipped when the memory was restored from a
-      checkpoint.
+    - ``init_memory=True`` (ODC, CODC): the features and labels fill
+      ``model.memory_bank`` (for CODC, every member's memory with that
+      member's embeddings, clustered separately and saved as
+      ``cluster_epoch_0_<member>.npy``); skipped when the memories were
+      restored from a checkpoint.
     - otherwise (DeepCluster): the labels go to the training set (a
       :class:`DeepClusterDataset`), to the sampler when ``unif_sampling``
       (a :class:`DeepClusterSampler`), the class weights of the loss are set
@@ -76,7 +78,8 @@ class DeepClusterHook(Hook):
         reinit_head (bool): Re-initialise the head after each clustering
             (DeepCluster only; ODC's head follows the memory). Defaults to
             True.
-        init_memory (bool): Fill ``model.memory_bank``. Defaults to False.
+        init_memory (bool): Fill the model's ODC memories. Defaults to
+            False.
         initial (bool): Cluster before the first epoch. Defaults to True.
         interval (int): Cluster after every ``interval`` epochs. Defaults to
             1.

@@ -100,8 +100,9 @@ class FeatureMonitorHook(Hook):
         features (Sequence[str]): Which features: 'backbone' (global average
             pool of the last backbone stage) and/or 'neck' (the model's
             ``extract_feat``); for a :class:`CODC` model
-            ``'<member>.backbone'`` / ``'<member>.neck'``. Defaults to
-            ('backbone', ).
+            ``'<member>.backbone'`` / ``'<member>.neck'``, and a name
+            without a member means that feature of every member. Defaults
+            to ('backbone', ).
         knn_k (int): Neighbours. Defaults to 20.
         knn_temperature (float): Vote temperature. Defaults to 0.07.
         kmeans_seed (int): Seed of the monitoring k-means. Defaults to 0.
@@ -155,10 +156,7 @@ class FeatureMonitorHook(Hook):
         self._clock_start = time.perf_counter()
 
     def before_train(self, runner) -> None:
-        for name in self.features:
-            member = name.rpartition('.')[0]
-            if member:
-                member_of(runner.model, member)
+        self._name_member_features(unwrap_model(runner.model))
         for role, cfg in self.dataloader_cfgs.items():
             with preserved_random_states():
                 self.loaders[role] = runner.build_dataloader(cfg)
@@ -168,6 +166,22 @@ class FeatureMonitorHook(Hook):
         self.train_labels = self._training_class_labels(runner)
         if self.measure_before_train and not self.records:
             self.measure(runner, runner.epoch, runner.iter)
+
+    def _name_member_features(self, model) -> None:
+        """For a :class:`CODC` model, a feature without a member name
+        ('backbone') stands for that feature of every member; named
+        members must exist."""
+        members = getattr(model, 'members', None)
+        names = []
+        for name in self.features:
+            member = name.rpartition('.')[0]
+            if member:
+                member_of(model, member)
+            names += [name] if member or members is None else [
+                f'{each}.{name}' for each in members
+            ]
+        self.features = tuple(names)
+        self.forwards = [named_feature_forward(name) for name in names]
 
     def after_train_iter(self,
                          runner,

@@ -16,6 +16,10 @@ from .safe_checkpoint_hook import SafeCheckpointHook
 class ODCHook(Hook):
     """Centroid updates, small-cluster handling and loss re-weighting of ODC.
 
+    The work is done on every ODC memory of the model: ODC's
+    ``memory_bank``, or each member's of a :class:`CODC` model (logged and
+    saved under the member's name).
+
     After every training iteration, in this order: every
     ``centroids_update_interval`` iterations the centroids are recomputed;
     every ``deal_with_small_clusters_interval`` iterations clusters below
