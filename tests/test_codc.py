@@ -87,6 +87,8 @@ def test_each_network_learns_the_other_memory_and_feeds_its_own(codc_cfg):
     assert not torch.equal(labels['clustering'], labels['rotation'])
     assert 0 <= float(losses['rotation.rotation_accuracy']) <= 1
     assert set(losses) >= {'rotation.loss_rotation', 'change_ratio'}
+    with pytest.raises(RuntimeError, match='no single prediction'):
+        model(images, samples, mode='predict')
     # each memory took its own network's embedding of the batch
     for name, member in model.members.items():
         reference = copy.deepcopy(before.members[name].memory_bank)
