@@ -130,7 +130,9 @@ def test_the_mixup_member_scores_mixed_images_against_both_labels(codc_cfg):
 
 
 @pytest.mark.parametrize('change, error, message', [
-    (lambda m: m.members.rotation.memory_bank.update(length=NUM_IMAGES + 1),
+    # the configs share one memory_bank dict between the members: replace
+    (lambda m: m.members.rotation.__setitem__('memory_bank', dict(
+        m.members.rotation.memory_bank, length=NUM_IMAGES + 1)),
      ValueError, r'model.members.clustering.memory_bank.length=64, '
      r'model.members.rotation.memory_bank.length=65'),
     (lambda m: m.members.rotation.heads.update(colour=dict(
