@@ -1,17 +1,18 @@
 """Crash-safe checkpoints (SafeCheckpointHook) and resuming past a
 truncated or empty newest checkpoint (resolve_resume_checkpoint), with the
-real Runner in subprocesses."""
+real Runner of tools/train.py in processes of their own (forked from one
+that has imported mmodc: tests/forked_train.py)."""
 import os
 import os.path as osp
 import shutil
 import subprocess
-import sys
 from collections import deque
 from types import SimpleNamespace
 
 import pytest
 import torch
 from conftest import REPO, shrink_config
+from forked_train import ForkedTrain
 from mmengine.config import Config
 
 from mmodc.engine.checkpoints import (
@@ -21,23 +22,19 @@ from mmodc.engine.checkpoints import (
 )
 from mmodc.engine.hooks import SafeCheckpointHook
 
-TRAIN = osp.join(REPO, 'tools', 'train.py')
 MEMORY = 'memory_bank.'
 
 
-def run_train(config: str, work_dir: str, *extra: str,
+def run_train(forked: ForkedTrain, config: str, work_dir: str, *extra: str,
               check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, TRAIN, config, '--work-dir', work_dir, *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, PYTHONPATH=REPO))
+    result = forked.train(config, work_dir, *extra)
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
 @pytest.fixture(scope='module')
-def two_epochs(quickstart_cfg, tmp_path_factory):
+def two_epochs(forked_train, quickstart_cfg, tmp_path_factory):
     """A tiny ODC run of 2 epochs, a checkpoint after each."""
     root = tmp_path_factory.mktemp('safe_checkpoints')
     cfg = shrink_config(quickstart_cfg, num_images=120, num_clusters=6,
@@ -45,7 +42,8 @@ def two_epochs(quickstart_cfg, tmp_path_factory):
     config = str(root / 'odc_tiny.py')
     cfg.dump(config)
     work_dir = str(root / 'run')
-    run_train(config, work_dir, '--cfg-options', 'train_cfg.max_epochs=2')
+    run_train(forked_train, config, work_dir, '--cfg-options',
+              'train_cfg.max_epochs=2')
     return dict(config=config, work_dir=work_dir, root=root)
 
 
@@ -60,14 +58,15 @@ def test_saving_leaves_no_partial_files(two_epochs):
         check_complete(osp.join(work_dir, f'epoch_{epoch}.pth'))
 
 
-def test_old_checkpoints_are_removed_beyond_max_keep(two_epochs, tmp_path):
+def test_old_checkpoints_are_removed_beyond_max_keep(forked_train, two_epochs,
+                                                     tmp_path):
     """Resumed with max_keep_ckpts=1 for a third epoch, only epoch_3.pth
     stays (the deque MMEngine bounds would forget ids without removing
     their files)."""
     work_dir = str(tmp_path / 'run')
     shutil.copytree(two_epochs['work_dir'], work_dir)
-    run_train(two_epochs['config'], work_dir, '--resume', '--cfg-options',
-              'train_cfg.max_epochs=3',
+    run_train(forked_train, two_epochs['config'], work_dir, '--resume',
+              '--cfg-options', 'train_cfg.max_epochs=3',
               'default_hooks.checkpoint.max_keep_ckpts=1')
     assert sorted(name for name in os.listdir(work_dir)
                   if name.endswith('.pth')) == ['epoch_3.pth']
@@ -76,8 +75,8 @@ def test_old_checkpoints_are_removed_beyond_max_keep(two_epochs, tmp_path):
 
 
 @pytest.mark.parametrize('damage', ['truncated', 'empty'])
-def test_resume_skips_an_incomplete_newest_checkpoint(two_epochs, tmp_path,
-                                                      damage):
+def test_resume_skips_an_incomplete_newest_checkpoint(forked_train, two_epochs,
+                                                      tmp_path, damage):
     """The newest checkpoint cut in half (a crash while saving) or empty:
     --resume goes on from epoch 1, says which file it skipped, and ends
     in the same state as the uninterrupted run."""
@@ -89,8 +88,8 @@ def test_resume_skips_an_incomplete_newest_checkpoint(two_epochs, tmp_path,
     size = osp.getsize(newest) // 2 if damage == 'truncated' else 0
     with open(newest, 'r+b') as file:
         file.truncate(size)
-    result = run_train(two_epochs['config'], work_dir, '--resume',
-                       '--cfg-options', 'train_cfg.max_epochs=2')
+    result = run_train(forked_train, two_epochs['config'], work_dir,
+                       '--resume', '--cfg-options', 'train_cfg.max_epochs=2')
     log = result.stdout + result.stderr
     reason = 'truncated or not a torch checkpoint' if size else 'empty file'
     assert f'resume: skipped checkpoint {newest}: {reason}' in log
@@ -108,15 +107,16 @@ def test_resume_skips_an_incomplete_newest_checkpoint(two_epochs, tmp_path,
                                atol=1e-6, rtol=0)
 
 
-def test_resume_from_a_bad_path_names_it(two_epochs, tmp_path):
+def test_resume_from_a_bad_path_names_it(forked_train, two_epochs, tmp_path):
     bad = tmp_path / 'half.pth'
     data = open(osp.join(two_epochs['work_dir'], 'epoch_1.pth'),
                 'rb').read()
     bad.write_bytes(data[:len(data) // 3])
     for path, reason in ((bad, 'truncated or not a torch checkpoint'),
                          (tmp_path / 'missing.pth', 'no such file')):
-        result = run_train(two_epochs['config'], str(tmp_path / 'run'),
-                           '--resume', str(path), check=False)
+        result = run_train(forked_train, two_epochs['config'],
+                           str(tmp_path / 'run'), '--resume', str(path),
+                           check=False)
         assert result.returncode != 0
         assert f'checkpoint {path}: {reason}' in result.stderr
 
@@ -147,7 +147,7 @@ INCOMPATIBLE = {
 
 @pytest.mark.parametrize('change', INCOMPATIBLE)
 def test_resume_refuses_a_checkpoint_of_an_incompatible_run(
-        two_epochs, tmp_path, quickstart_cfg, change):
+        forked_train, two_epochs, tmp_path, quickstart_cfg, change):
     """Resuming the ODC run (K 6, 120 images, 128-d features) with a config
     that changes one of them names the file, the field and both values."""
     settings, expected = INCOMPATIBLE[change]
@@ -160,8 +160,8 @@ def test_resume_refuses_a_checkpoint_of_an_incompatible_run(
     config = str(tmp_path / 'changed.py')
     cfg.dump(config)
     checkpoint = osp.join(two_epochs['work_dir'], 'epoch_2.pth')
-    result = run_train(config, str(tmp_path / 'run'), '--resume', checkpoint,
-                       check=False)
+    result = run_train(forked_train, config, str(tmp_path / 'run'), '--resume',
+                       checkpoint, check=False)
     assert result.returncode != 0
     assert (f'cannot resume from {checkpoint}: it was saved by an '
             'incompatible run') in result.stderr, result.stderr[-2000:]

@@ -2,22 +2,24 @@
 sizes, grey and colour, PNG and JPEG) trained on with --train, the same
 folder with bad files added, and Fashion-MNIST images with labels; every
 CSV checked row by row against the saved embeddings, the HTML report
-opened in headless Chromium and every local link and image resolved."""
+opened in headless Chromium and every local link and image resolved. The
+tool runs in processes of their own, forked from one that has imported
+mmodc (tests/forked_train.py)."""
 import csv
 import json
 import os
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterator, List
 from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
 import torch
 from conftest import FASHION_MNIST, QUICKSTART, REPO
+from forked_train import PRELOADED, ForkedTool
 from PIL import Image
 from tiny_setup import FOLDER_TRAIN_OPTIONS as TRAIN_OPTIONS
 from tiny_setup import clean_env, write_images, write_index
@@ -42,10 +44,21 @@ FOLDER_CONFIG = os.path.join(
 NUM_IMAGES = 200
 
 
-def run_tool(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, TOOL, *args], env=clean_env(CUDA_VISIBLE_DEVICES=''),
-        capture_output=True, text=True, timeout=600)
+@pytest.fixture(scope='module')
+def tool() -> Iterator[ForkedTool]:
+    """Runs of tools/cluster_images.py, each a process of its own forked
+    from one that has imported mmodc once (tests/forked_train.py), in the
+    environment of an installed mmodc (no ``PYTHONPATH``), on the CPU."""
+    with ForkedTool(TOOL, env=clean_env(CUDA_VISIBLE_DEVICES=''),
+                    preload=PRELOADED + ('mmodc.apis',
+                                         'mmodc.analysis.cluster_images',
+                                         'sklearn.manifold')) as forked:
+        yield forked
+
+
+def run_tool(tool: ForkedTool, *args: str,
+             check: bool = True) -> subprocess.CompletedProcess:
+    result = tool.run(*args, timeout=600)
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -57,7 +70,7 @@ def read_rows(path: Path) -> List[Dict[str, str]]:
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory) -> Dict[str, Path]:
+def trained(tool, tmp_path_factory) -> Dict[str, Path]:
     """--train: the CPU image-folder ODC config, one epoch on 200 mixed
     images plus an exact copy of one of them."""
     root = tmp_path_factory.mktemp('cluster_images')
@@ -65,9 +78,9 @@ def trained(tmp_path_factory) -> Dict[str, Path]:
     write_images(folder, NUM_IMAGES, seed=0)
     shutil.copy(folder / 'flat' / 's0_3.png', folder / 'copy_of_s0_3.png')
     out = root / 'out'
-    run_tool(str(folder), '--work-dir', str(out), '--train', FOLDER_CONFIG,
-             '--k', '6', '--num-workers', '0', '--map-points', '150',
-             '--cfg-options', *TRAIN_OPTIONS)
+    run_tool(tool, str(folder), '--work-dir', str(out), '--train',
+             FOLDER_CONFIG, '--k', '6', '--num-workers', '0', '--map-points',
+             '150', '--cfg-options', *TRAIN_OPTIONS)
     return dict(folder=folder, out=out,
                 checkpoint=out / 'train' / 'epoch_1.pth')
 
@@ -206,7 +219,8 @@ def test_report_opens_in_chromium_with_every_link_resolving(trained,
     assert 'map_clusters.png' in index
 
 
-def test_bad_files_are_listed_and_skipped_or_stop_strict(trained, tmp_path):
+def test_bad_files_are_listed_and_skipped_or_stop_strict(tool, trained,
+                                                         tmp_path):
     folder = tmp_path / 'images'
     shutil.copytree(trained['folder'], folder)
     (folder / 'a' / 'empty.png').write_bytes(b'')
@@ -217,8 +231,8 @@ def test_bad_files_are_listed_and_skipped_or_stop_strict(trained, tmp_path):
     os.symlink(folder, folder / 'a' / 'loop')
     os.symlink(folder / 'missing.png', folder / 'broken_link.png')
     out = tmp_path / 'out'
-    result = run_tool(str(folder), '--work-dir', str(out), '--checkpoint',
-                      str(trained['checkpoint']), '--k', '4',
+    result = run_tool(tool, str(folder), '--work-dir', str(out),
+                      '--checkpoint', str(trained['checkpoint']), '--k', '4',
                       '--num-workers', '1', '--map-points', '100')
     bad = {row['path']: row['reason']
            for row in read_rows(out / 'unreadable.csv')}
@@ -237,8 +251,9 @@ def test_bad_files_are_listed_and_skipped_or_stop_strict(trained, tmp_path):
     page = (out / 'report' / 'unreadable.html').read_text()
     assert '5 files could not be read' in page
     assert all(path in page for path in bad)
-    strict = run_tool(str(folder), '--work-dir', str(tmp_path / 'strict'),
-                      '--checkpoint', str(trained['checkpoint']), '--strict',
+    strict = run_tool(tool, str(folder), '--work-dir',
+                      str(tmp_path / 'strict'), '--checkpoint',
+                      str(trained['checkpoint']), '--strict',
                       '--num-workers', '0', check=False)
     assert strict.returncode != 0
     assert 'empty.png: empty file' in strict.stderr
@@ -246,8 +261,9 @@ def test_bad_files_are_listed_and_skipped_or_stop_strict(trained, tmp_path):
     for expected in ('symbolic links that lead back to a folder above '
                      'them (a/loop)', 'UnreadableImageError: '):
         training = run_tool(
-            str(folder), '--work-dir', str(tmp_path / 'train'), '--train',
-            FOLDER_CONFIG, '--cfg-options', *TRAIN_OPTIONS, check=False)
+            tool, str(folder), '--work-dir', str(tmp_path / 'train'),
+            '--train', FOLDER_CONFIG, '--cfg-options', *TRAIN_OPTIONS,
+            check=False)
         assert training.returncode != 0
         assert expected in training.stderr
         (folder / 'a' / 'loop').unlink(missing_ok=True)
@@ -274,7 +290,7 @@ def write_fashion_mnist(folder: Path, count: int) -> Path:
     return labels_csv
 
 
-def test_fashion_mnist_images_with_labels(tmp_path):
+def test_fashion_mnist_images_with_labels(tool, tmp_path):
     """A quickstart checkpoint (initial weights, config in meta.cfg as the
     Runner saves it) on 300 Fashion-MNIST PNGs: the metrics in the summary
     are those of assignments.csv against the labels."""
@@ -289,9 +305,10 @@ def test_fashion_mnist_images_with_labels(tmp_path):
     torch.save(dict(meta=dict(cfg=cfg.pretty_text),
                     state_dict=model.state_dict()), checkpoint)
     out = tmp_path / 'out'
-    result = run_tool(str(folder), '--work-dir', str(out), '--checkpoint',
-                      str(checkpoint), '--labels', str(labels_csv), '--k',
-                      '10', '--feature', 'neck', '--num-workers', '0',
+    result = run_tool(tool, str(folder), '--work-dir', str(out),
+                      '--checkpoint', str(checkpoint), '--labels',
+                      str(labels_csv), '--k', '10', '--feature', 'neck',
+                      '--num-workers', '0',
                       '--map-points', '200')
     rows = read_rows(out / 'assignments.csv')
     labels = {r['path']: r['label'] for r in read_rows(labels_csv)}
@@ -312,33 +329,33 @@ def test_fashion_mnist_images_with_labels(tmp_path):
     check_report_links(report)
 
 
-def test_bad_folders_and_options_are_clear_errors(trained, tmp_path):
+def test_bad_folders_and_options_are_clear_errors(tool, trained, tmp_path):
     empty = tmp_path / 'empty'
     empty.mkdir()
     (empty / 'readme.txt').write_text('no images here')
     ckpt = str(trained['checkpoint'])
-    result = run_tool(str(empty), '--work-dir', str(tmp_path / 'o1'),
+    result = run_tool(tool, str(empty), '--work-dir', str(tmp_path / 'o1'),
                       '--checkpoint', ckpt, check=False)
     assert 'holds no images (1 other files, e.g. readme.txt)' in \
         result.stderr
     few = tmp_path / 'few'
     write_images(few, 3, seed=2)
-    result = run_tool(str(few), '--work-dir', str(tmp_path / 'o2'),
+    result = run_tool(tool, str(few), '--work-dir', str(tmp_path / 'o2'),
                       '--checkpoint', ckpt, '--k', '5', '--num-workers', '0',
                       check=False)
     assert '--k 5 is more clusters than the 3 readable images' in \
         result.stderr
     labels = tmp_path / 'labels.csv'
     labels.write_text('path,label\nflat/s2_0.jpg,a\nnot/there.png,b\n')
-    result = run_tool(str(few), '--work-dir', str(tmp_path / 'o3'),
+    result = run_tool(tool, str(few), '--work-dir', str(tmp_path / 'o3'),
                       '--checkpoint', ckpt, '--k', '2', '--labels',
                       str(labels), check=False)
     assert "line 3: 'not/there.png' is not an image of the folder" in \
         result.stderr
-    result = run_tool(str(few), '--work-dir', str(few / 'out'),
+    result = run_tool(tool, str(few), '--work-dir', str(few / 'out'),
                       '--checkpoint', ckpt, check=False)
     assert 'is inside the image folder' in result.stderr
-    result = run_tool(str(few), '--work-dir', str(tmp_path / 'o4'),
+    result = run_tool(tool, str(few), '--work-dir', str(tmp_path / 'o4'),
                       check=False)
     assert result.returncode == 2
     assert 'one of the arguments --checkpoint --train is required' in \
@@ -416,7 +433,7 @@ def test_batch_norm_calibration_on_the_folder(tmp_path):
                                atol=1e-5)
 
 
-def test_clusters_from_the_odc_memory(trained, tmp_path):
+def test_clusters_from_the_odc_memory(tool, trained, tmp_path):
     """--clusters memory: every image gets the pseudo-label that the
     trained memory holds for its training index; centroids are the mean
     embeddings. Another folder is refused."""
@@ -434,7 +451,7 @@ def test_clusters_from_the_odc_memory(trained, tmp_path):
         for i in range(len(dataset))
     }
     out = tmp_path / 'out'
-    result = run_tool(str(trained['folder']), '--work-dir', str(out),
+    result = run_tool(tool, str(trained['folder']), '--work-dir', str(out),
                       '--checkpoint', str(trained['checkpoint']),
                       '--clusters', 'memory', '--num-workers', '0',
                       '--map-points', '100')
@@ -453,14 +470,14 @@ def test_clusters_from_the_odc_memory(trained, tmp_path):
     assert 'images in 10 clusters' in result.stdout
     other = tmp_path / 'other'
     write_images(other, 20, seed=4)
-    refused = run_tool(str(other), '--work-dir', str(tmp_path / 'o'),
+    refused = run_tool(tool, str(other), '--work-dir', str(tmp_path / 'o'),
                        '--checkpoint', str(trained['checkpoint']),
                        '--clusters', 'memory', check=False)
     assert 'was trained on' in refused.stderr
     assert 'cluster with k-means instead' in refused.stderr
 
 
-def test_clusters_from_the_deepcluster_head(tmp_path):
+def test_clusters_from_the_deepcluster_head(tool, tmp_path):
     """--train a DeepCluster image-folder config, then --clusters head:
     every image's cluster is the class that inference_model gives it
     alone, K is the head's, centroids are the mean embeddings."""
@@ -473,7 +490,7 @@ def test_clusters_from_the_deepcluster_head(tmp_path):
         REPO, 'configs', 'selfsup', 'deepcluster',
         'deepcluster_resnet18-w16_1xb256-steplr-8e_image-folder.py')
     result = run_tool(
-        str(folder), '--work-dir', str(out), '--train', config,
+        tool, str(folder), '--work-dir', str(out), '--train', config,
         '--clusters', 'head', '--num-workers', '0', '--map-points', '60',
         '--cfg-options', 'train_cfg.max_epochs=1',
         'train_dataloader.batch_size=32', 'train_dataloader.num_workers=0',
@@ -496,7 +513,7 @@ def test_clusters_from_the_deepcluster_head(tmp_path):
     assert 'classes predicted by the cluster head' in (
         out / 'report' / 'index.html').read_text()
     assert f'images in {len(centroids)} clusters' in result.stdout
-    refused = run_tool(str(folder), '--work-dir', str(tmp_path / 'o'),
+    refused = run_tool(tool, str(folder), '--work-dir', str(tmp_path / 'o'),
                        '--checkpoint', str(out / 'train' / 'epoch_1.pth'),
                        '--clusters', 'head', '--k', '3', check=False)
     assert refused.returncode != 0

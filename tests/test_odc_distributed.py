@@ -81,12 +81,16 @@ def launch(cfg: Config, work_dir: str, processes: int, *extra: str,
            env: Optional[dict] = None,
            check: bool = True) -> subprocess.CompletedProcess:
     """Train ``cfg`` with ``processes`` processes (tools/dist_train.sh for
-    more than one), its config written into ``work_dir``."""
+    more than one), its config written into ``work_dir``; one OpenMP
+    thread per process, as torch.distributed.run sets for several (nothing
+    tested depends on the thread count; spinning threads of processes that
+    share two cores make small tensor work many times slower)."""
     config = osp.join(work_dir, 'config.py')
     os.makedirs(work_dir, exist_ok=True)
     cfg.dump(config)
-    env = dict(os.environ, PORT=str(free_port()), **(env or {}),
-               PYTHONPATH=os.pathsep.join([REPO, osp.join(REPO, 'tests')]))
+    env = {**os.environ, 'PORT': str(free_port()), 'OMP_NUM_THREADS': '1',
+           **(env or {}),
+           'PYTHONPATH': os.pathsep.join([REPO, osp.join(REPO, 'tests')])}
     if processes == 1:
         command = [sys.executable, 'tools/train.py', config]
     else:
@@ -178,33 +182,43 @@ def resumable_cfg(quickstart_cfg: Config, batch_size: int, work_dir: str,
     return cfg
 
 
+def epoch_1_of(run: str, work_dir: str) -> None:
+    """``work_dir``: a copy of the 2-epoch ``run`` as a kill before its
+    epoch 2 checkpoint would have left it (epoch 1's checkpoint, the
+    pointer naming it)."""
+    shutil.copytree(run, work_dir)
+    os.remove(osp.join(work_dir, 'epoch_2.pth'))
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as pointer:
+        pointer.write(osp.join(work_dir, 'epoch_1.pth'))
+
+
 def test_a_run_resumes_with_another_number_of_processes(quickstart_cfg,
                                                         tmp_path):
-    """Epoch 1 with 2 processes of 10 images each, resumed for epoch 2 with
-    2 processes and with 1 process of 20 images; epoch 1 with 4 processes
-    of 5 images and a ShardedODCMemory (shard files), resumed with 2
-    processes (re-sharded); and 2 processes not interrupted at all: the
-    same memory and weights."""
-    starts = {'first': (2, 10, 'ODCMemory'),
-              'first-sharded': (4, 5, 'ShardedODCMemory')}
-    for name, (processes, batch_size, memory) in starts.items():
-        work_dir = str(tmp_path / name)
-        launch(resumable_cfg(quickstart_cfg, batch_size, work_dir, memory),
-               work_dir, processes)
-    sharded = torch.load(str(tmp_path / 'first-sharded' / 'epoch_1.pth'),
+    """2 processes of 10 images each not interrupted for 2 epochs; their
+    epoch 1 resumed for epoch 2 with 2 processes and with 1 process of 20
+    images; epoch 1 with 4 processes of 5 images and a ShardedODCMemory
+    (shard files), resumed with 2 processes (re-sharded): the same memory
+    and weights."""
+    runs = {'uninterrupted': str(tmp_path / 'uninterrupted')}
+    launch(resumable_cfg(quickstart_cfg, 10, runs['uninterrupted']),
+           runs['uninterrupted'], 2, '--cfg-options', 'train_cfg.max_epochs=2')
+    first_sharded = str(tmp_path / 'first-sharded')
+    launch(resumable_cfg(quickstart_cfg, 5, first_sharded,
+                         'ShardedODCMemory'), first_sharded, 4)
+    sharded = torch.load(osp.join(first_sharded, 'epoch_1.pth'),
                          weights_only=False)
     assert sharded['meta']['memory_shards']['world_size'] == 4
     assert 'memory_bank.feature_bank' not in sharded['state_dict']
-    assert sorted(os.listdir(tmp_path / 'first-sharded' / 'epoch_1.pth.memory'
+    assert sorted(os.listdir(osp.join(first_sharded, 'epoch_1.pth.memory')
                              )) == [f'shard-{r}-of-4.pth' for r in range(4)]
-    runs = {}
-    for name, start, processes, batch_size, memory in (
-            ('two', 'first', 2, 10, 'ODCMemory'),
-            ('one', 'first', 1, 20, 'ODCMemory'),
-            ('sharded-four-to-two', 'first-sharded', 2, 10,
-             'ShardedODCMemory')):
+    for name, processes, batch_size, memory in (
+            ('two', 2, 10, 'ODCMemory'), ('one', 1, 20, 'ODCMemory'),
+            ('sharded-four-to-two', 2, 10, 'ShardedODCMemory')):
         work_dir = str(tmp_path / name)
-        shutil.copytree(str(tmp_path / start), work_dir)
+        if memory == 'ShardedODCMemory':
+            shutil.copytree(first_sharded, work_dir)
+        else:
+            epoch_1_of(runs['uninterrupted'], work_dir)
         # only the newest checkpoint kept: epoch 1 goes with its shards
         launch(resumable_cfg(quickstart_cfg, batch_size, work_dir, memory),
                work_dir, processes, '--resume', '--cfg-options',
@@ -213,9 +227,6 @@ def test_a_run_resumes_with_another_number_of_processes(quickstart_cfg,
         runs[name] = work_dir
         assert not osp.exists(osp.join(work_dir, 'epoch_1.pth'))
         assert not osp.exists(osp.join(work_dir, 'epoch_1.pth.memory'))
-    runs['uninterrupted'] = str(tmp_path / 'uninterrupted')
-    launch(resumable_cfg(quickstart_cfg, 10, runs['uninterrupted']),
-           runs['uninterrupted'], 2, '--cfg-options', 'train_cfg.max_epochs=2')
     assert sorted(os.listdir(osp.join(runs['sharded-four-to-two'],
                                       'epoch_2.pth.memory'))) == [
         'shard-0-of-2.pth', 'shard-1-of-2.pth']
@@ -223,7 +234,7 @@ def test_a_run_resumes_with_another_number_of_processes(quickstart_cfg,
     states = {name: read_state_dict(osp.join(work_dir, 'epoch_2.pth'))
               for name, work_dir in runs.items()}
     reference = states['uninterrupted']
-    start = read_state_dict(str(tmp_path / 'first' / 'epoch_1.pth'))
+    start = read_state_dict(osp.join(runs['uninterrupted'], 'epoch_1.pth'))
     assert not torch.equal(start['memory_bank.feature_bank'],
                            reference['memory_bank.feature_bank'])
     for name in ('two', 'one', 'sharded-four-to-two'):

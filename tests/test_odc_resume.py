@@ -1,22 +1,20 @@
-"""Resuming ODC in a new process continues exactly where it stopped."""
-import os
+"""Resuming ODC in a new process continues exactly where it stopped
+(tools/train.py in processes of their own, forked from one that has
+imported mmodc: tests/forked_train.py)."""
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import torch
-from conftest import REPO, shrink_config
+from conftest import shrink_config
+from forked_train import ForkedTrain
 
-TRAIN = osp.join(REPO, 'tools', 'train.py')
 MEMORY = 'memory_bank.'
 
 
-def run_train(config: str, work_dir: str, *extra: str) -> None:
-    subprocess.run(
-        [sys.executable, TRAIN, config, '--work-dir', work_dir, *extra],
-        check=True, cwd=REPO, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, PYTHONPATH=REPO))
+def run_train(forked: ForkedTrain, config: str, work_dir: str,
+              *extra: str) -> None:
+    result = forked.train(config, work_dir, *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def load(work_dir: str, epoch: int) -> dict:
@@ -24,7 +22,8 @@ def load(work_dir: str, epoch: int) -> dict:
         osp.join(work_dir, f'epoch_{epoch}.pth'), weights_only=False)
 
 
-def test_resume_equals_uninterrupted_run(quickstart_cfg, tmp_path):
+def test_resume_equals_uninterrupted_run(forked_train, quickstart_cfg,
+                                         tmp_path):
     cfg = shrink_config(
         quickstart_cfg, num_images=120, num_clusters=6, batch_size=20,
         work_dir=str(tmp_path))
@@ -32,10 +31,12 @@ def test_resume_equals_uninterrupted_run(quickstart_cfg, tmp_path):
     cfg.dump(config)
     whole, split = str(tmp_path / 'whole'), str(tmp_path / 'split')
 
-    run_train(config, whole, '--cfg-options', 'train_cfg.max_epochs=2')
-    run_train(config, split, '--cfg-options', 'train_cfg.max_epochs=1')
+    run_train(forked_train, config, whole, '--cfg-options',
+              'train_cfg.max_epochs=2')
+    run_train(forked_train, config, split, '--cfg-options',
+              'train_cfg.max_epochs=1')
     first_half = load(split, 1)
-    run_train(config, split, '--resume', '--cfg-options',
+    run_train(forked_train, config, split, '--resume', '--cfg-options',
               'train_cfg.max_epochs=2')
 
     expected, resumed = load(whole, 2), load(split, 2)

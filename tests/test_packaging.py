@@ -80,11 +80,14 @@ def _mim(installed: Dict[str, object],
          *args: str,
          cwd: Path,
          check: bool = True) -> subprocess.CompletedProcess:
-    """``mim ARGS`` with the venv's Python, on the CPU."""
+    """``mim ARGS`` with the venv's Python, on the CPU, one OpenMP thread
+    (nothing here depends on the thread count; on a small shared machine
+    spinning threads make small tensor work many times slower)."""
     return _run([installed['python'], '-m', 'mim', *args],
                 cwd=cwd,
                 check=check,
-                CUDA_VISIBLE_DEVICES='')
+                CUDA_VISIBLE_DEVICES='',
+                OMP_NUM_THREADS='1')
 
 
 def _install(python: str, kind: str, source: Path) -> None:
@@ -494,7 +497,9 @@ def test_config_added_after_install(installed: Dict[str, object],
 def test_mim_train_quickstart(installed: Dict[str, object],
                               tmp_path: Path) -> None:
     """The Fashion-MNIST quickstart config, found by name, trains through
-    ``mim train mmodc`` (shrunk to 200 images and 4 iterations)."""
+    ``mim train mmodc`` (shrunk to 200 images and 4 iterations; the
+    monitor's kNN bank and queries and the BatchNorm calibration to 200
+    images each)."""
     quickstart = (REPO_ROOT / 'configs' / 'selfsup' / 'odc' /
                   'odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py')
     shrink = [
@@ -504,7 +509,11 @@ def test_mim_train_quickstart(installed: Dict[str, object],
         'train_dataloader.dataset.indices=200',
         'train_dataloader.batch_size=50', 'train_dataloader.num_workers=0',
         'custom_hooks.0.extract_dataloader.dataset.indices=200',
-        'custom_hooks.0.extract_dataloader.num_workers=0'
+        'custom_hooks.0.extract_dataloader.num_workers=0',
+        'custom_hooks.2.bank_dataloader.dataset.index_range=(0,200)',
+        'custom_hooks.2.query_dataloader.dataset.index_range=(200,400)',
+        'custom_hooks.4.dataloader.dataset.indices=200',
+        'custom_hooks.4.dataloader.batch_size=50'
     ]
     work_dir = tmp_path / 'work'
     _mim(installed, 'train', 'mmodc', quickstart.name, '--work-dir',
@@ -512,4 +521,5 @@ def test_mim_train_quickstart(installed: Dict[str, object],
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'Epoch(train) [1][4/4]' in log
     assert 'DeepClusterHook: k-means with k=10 on 200 x' in log
+    assert 'FeatureMonitorHook: epoch 1, iteration 4' in log
     assert (work_dir / 'epoch_1.pth').is_file()

@@ -1,6 +1,8 @@
 """A run killed with SIGKILL at 20 moments (during iterations and while a
 checkpoint is saved), resumed each time, ends exactly as an uninterrupted
-run: the real Runner in subprocesses (tests/kill_hook.py kills it)."""
+run: the real Runner of tools/train.py in processes of their own
+(tests/kill_hook.py kills them), forked from one that has imported mmodc
+(tests/forked_train.py: 22 runs without 22 start-ups)."""
 import os
 import os.path as osp
 import random
@@ -9,7 +11,8 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from conftest import shrink_config, train_in_subprocess, with_test_hook
+from conftest import shrink_config, with_test_hook
+from forked_train import ForkedTrain
 
 EPOCHS = 3
 ITERS_PER_EPOCH = 6  # 120 images, batches of 20
@@ -29,10 +32,10 @@ def timeline() -> list:
     return moments
 
 
-def train(config: str, work_dir: str, kill_at: str = '',
+def train(forked: ForkedTrain, config: str, work_dir: str, kill_at: str = '',
           *extra: str) -> subprocess.CompletedProcess:
-    return train_in_subprocess(config, work_dir, *extra,
-                               env=dict(MMODC_KILL_AT=kill_at))
+    return forked.train(config, work_dir, *extra,
+                        env=dict(MMODC_KILL_AT=kill_at))
 
 
 @pytest.fixture(scope='module')
@@ -60,9 +63,9 @@ def final_state(work_dir: str) -> dict:
 
 
 def test_sigkill_at_any_moment_then_resume_ends_as_uninterrupted(
-        tiny_config, tmp_path):
+        forked_train, tiny_config, tmp_path):
     uninterrupted = str(tmp_path / 'uninterrupted')
-    result = train(tiny_config, uninterrupted)
+    result = train(forked_train, tiny_config, uninterrupted)
     assert result.returncode == 0, result.stderr[-3000:]
     moments = timeline()
     kills = sorted(random.Random(10).sample(moments, NUM_KILLS),
@@ -71,9 +74,9 @@ def test_sigkill_at_any_moment_then_resume_ends_as_uninterrupted(
         'before_iter', 'after_iter', 'saving', 'saved', 'pointed'}
     killed = str(tmp_path / 'killed')
     for kill in kills:
-        result = train(tiny_config, killed, kill, '--resume')
+        result = train(forked_train, tiny_config, killed, kill, '--resume')
         assert result.returncode == -9, (kill, result.stderr[-3000:])
-    result = train(tiny_config, killed, '', '--resume')
+    result = train(forked_train, tiny_config, killed, '', '--resume')
     assert result.returncode == 0, result.stderr[-3000:]
 
     expected, resumed = final_state(uninterrupted), final_state(killed)
