@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
 
 import mmodc  # noqa: F401
+from mmodc.models.algorithms.rotation_pred import rotate_batch
 from mmodc.models.losses import weighted_cross_entropy
 from mmodc.registry import MODELS
 
@@ -85,7 +86,15 @@ def test_each_network_learns_the_other_memory_and_feeds_its_own(codc_cfg):
                                        weights[memory]))
     # the two memories' labels differ, so the heads were told apart
     assert not torch.equal(labels['clustering'], labels['rotation'])
-    assert 0 <= float(losses['rotation.rotation_accuracy']) <= 1
+    with torch.no_grad():
+        rotated, rotations = rotate_batch(images)
+        scores = rotation.task_head(rotation.task_neck(
+            rotation.backbone(rotated))[-1])
+    torch.testing.assert_close(
+        losses['rotation.loss_rotation'],
+        weighted_cross_entropy(scores, rotations))
+    assert float(losses['rotation.rotation_accuracy']) == float(
+        (scores.argmax(dim=1) == rotations).float().mean())
     assert set(losses) >= {'rotation.loss_rotation', 'change_ratio'}
     with pytest.raises(RuntimeError, match='no single prediction'):
         model(images, samples, mode='predict')
@@ -244,3 +253,30 @@ def test_the_monitor_names_every_member_feature(codc_cfg):
     with pytest.raises(KeyError, match=r"model member 'colour' does not "
                        r"exist: its members are \['clustering', 'rotation'\]"):
         wrong._name_member_features(model)
+
+
+def test_member_sets_are_scored_alone_and_concatenated():
+    """codc_table's scores: a member whose features are the classes scores
+    perfectly, random features do not, and a concatenated row joins the
+    members' L2-normalised features."""
+    from mmodc.analysis.member_scores import score_member_sets
+
+    generator = torch.Generator().manual_seed(0)
+    labels = {'train': np.repeat(np.arange(4), 50),
+              'test': np.repeat(np.arange(4), 10)}
+    features = {
+        'exact': {split: torch.eye(4)[torch.as_tensor(classes)] * 5
+                  for split, classes in labels.items()},
+        'noise': {split: torch.randn(len(classes), 6, generator=generator)
+                  for split, classes in labels.items()},
+    }
+    rows = score_member_sets(features, labels,
+                             [['exact'], ['noise'], ['exact', 'noise']],
+                             kmeans_seeds=(0, ))
+    assert [row['features'] for row in rows] == [
+        'exact', 'noise', 'exact+noise']
+    assert [row['dim'] for row in rows] == [4, 6, 10]
+    assert rows[0]['nmi'] > 0.8 and rows[0]['knn_top1'] == 1
+    assert rows[1]['nmi'] < 0.2 and rows[1]['knn_top1'] < 0.6
+    # the class part, normalised, still dominates the joined features
+    assert rows[2]['knn_top1'] > rows[1]['knn_top1']

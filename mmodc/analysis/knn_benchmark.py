@@ -14,7 +14,6 @@ from torch.utils.data import DataLoader
 
 from mmodc.engine.extractor import (
     extract_features,
-    member_of,
     members_backbone_forward,
     pool_last_stage,
     pooled_backbone,
@@ -101,11 +100,8 @@ def extract_labelled_features(model: nn.Module,
     if kind not in FEATURE_FORWARDS:
         raise ValueError(f'kNN: features must be one of '
                          f'{sorted(FEATURE_FORWARDS)}, got "{kind}".')
-    forward = FEATURE_FORWARDS[kind]
-    if members:
-        for name in members:
-            member_of(model, name)
-        forward = members_backbone_forward(members)
+    forward = (members_backbone_forward(members)
+               if members else FEATURE_FORWARDS[kind])
     labels = dataset_labels(dataloader.dataset)
     feats = extract_features(
         model, dataloader, forward=forward, show_progress=show_progress)

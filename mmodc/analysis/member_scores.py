@@ -7,7 +7,7 @@ that every member weighs the same). Scores: k-means (k = classes) NMI /
 ACC of the training features (mean over seeds) and kNN top-1 of the test
 images against the training images.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -25,8 +25,10 @@ from .odc_report import build_odc_model, extract_dataloader_cfg
 
 def member_features(cfg: Config, checkpoint: str, members: Sequence[str],
                     num_workers: Optional[int] = None
-                    ) -> Dict[str, Dict[str, torch.Tensor]]:
-    """Pooled backbone features of every member, training and test split.
+                    ) -> Tuple[Dict[str, Dict[str, torch.Tensor]],
+                               Dict[str, np.ndarray]]:
+    """Pooled backbone features of every member on the training and test
+    split, and the splits' class labels.
 
     Args:
         cfg (Config): The CODC training config.
@@ -35,7 +37,8 @@ def member_features(cfg: Config, checkpoint: str, members: Sequence[str],
         num_workers (int, optional): Dataloader workers.
 
     Returns:
-        dict: ``{member: {'train': N x d, 'test': M x d}}``.
+        tuple[dict, dict]: ``{member: {'train': N x d, 'test': M x d}}``
+        and ``{'train': N labels, 'test': M labels}``.
     """
     model = build_odc_model(cfg, checkpoint)
     for name in members:
@@ -45,7 +48,7 @@ def member_features(cfg: Config, checkpoint: str, members: Sequence[str],
             extract_dataloader_cfg(cfg, split, num_workers))
         for split in ('train', 'test')
     }
-    return {
+    features = {
         name: {
             split: extract_features(
                 model, loader, named_feature_forward(f'{name}.backbone'))
@@ -53,16 +56,11 @@ def member_features(cfg: Config, checkpoint: str, members: Sequence[str],
         }
         for name in members
     }
-
-
-def split_labels(cfg: Config) -> Dict[str, np.ndarray]:
-    """The class labels of the training and test images."""
-    return {
-        split: np.asarray(
-            Runner.build_dataloader(extract_dataloader_cfg(
-                cfg, split, 0)).dataset.get_gt_labels(), np.int64)
-        for split in ('train', 'test')
+    labels = {
+        split: np.asarray(loader.dataset.get_gt_labels(), np.int64)
+        for split, loader in loaders.items()
     }
+    return features, labels
 
 
 def score_member_sets(features: Dict[str, Dict[str, torch.Tensor]],
@@ -73,8 +71,8 @@ def score_member_sets(features: Dict[str, Dict[str, torch.Tensor]],
     """k-means NMI / ACC and kNN top-1 of each set of members.
 
     Args:
-        features (dict): :func:`member_features`' result.
-        labels (dict): ``train`` and ``test`` class labels.
+        features (dict): :func:`member_features`' features.
+        labels (dict): Its ``train`` and ``test`` class labels.
         member_sets (Sequence[Sequence[str]]): e.g. ``[['clustering'],
             ['clustering', 'rotation']]``.
         kmeans_seeds (Sequence[int]): Seeds of the k-means runs.

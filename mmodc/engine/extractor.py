@@ -25,25 +25,6 @@ def default_forward(model: nn.Module, data: dict) -> torch.Tensor:
     return model(**data, mode='tensor')
 
 
-def embedding_forward(owner: nn.Module
-                      ) -> Callable[[nn.Module, dict], torch.Tensor]:
-    """Forward for :func:`extract_features`: the embedding that a memory's
-    owner (:class:`ODC`, or a :class:`CODCMember`) stores in its memory.
-
-    Args:
-        owner (nn.Module): The module with ``extract_feat`` and
-            ``memory_bank``.
-
-    Returns:
-        Callable: ``(model, preprocessed batch) -> B x d``.
-    """
-
-    def forward(model: nn.Module, data: dict) -> torch.Tensor:
-        return owner.extract_feat(data['inputs'])
-
-    return forward
-
-
 def pool_last_stage(stages: Sequence[torch.Tensor]) -> torch.Tensor:
     """Global average pool of the last backbone output (``B x C``)."""
     last = stages[-1]

@@ -66,7 +66,6 @@ def main() -> None:
     from mmodc.analysis.member_scores import (
         member_features,
         score_member_sets,
-        split_labels,
     )
     member_sets = [[name] for name in args.members] + [args.members]
     rows = []
@@ -76,12 +75,13 @@ def main() -> None:
         cfg = Config.fromfile(config)
         init_default_scope(cfg.get('default_scope', 'mmodc'))
         try:
-            features = member_features(cfg, checkpoint, args.members,
-                                       args.num_workers)
+            features, labels = member_features(cfg, checkpoint,
+                                               args.members,
+                                               args.num_workers)
         except KeyError as error:
             usage_error(f'{name}: {error.args[0]}')
-        for row in score_member_sets(features, split_labels(cfg),
-                                     member_sets, args.kmeans_seeds):
+        for row in score_member_sets(features, labels, member_sets,
+                                     args.kmeans_seeds):
             rows.append(dict(run=name, checkpoint=checkpoint, **row))
     print('| run | features | dims | k-means NMI | ACC | kNN top-1 |')
     print('|---|---|---:|---:|---:|---:|')

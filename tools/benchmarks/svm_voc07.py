@@ -246,8 +246,12 @@ def backbone_prefixes(args) -> list:
     (checked to be in the checkpoint)."""
     if not args.models:
         return ['backbone.']
-    from mmodc.models.utils import read_state_dict
-    keys = read_state_dict(args.checkpoint).keys()
+    import torch
+
+    # the keys only: memory-mapped, no tensor is read
+    checkpoint = torch.load(args.checkpoint, map_location='cpu', mmap=True,
+                            weights_only=False)
+    keys = checkpoint.get('state_dict', checkpoint).keys()
     members = sorted({key.split('.')[1] for key in keys
                       if key.startswith('members.')})
     for name in args.models:

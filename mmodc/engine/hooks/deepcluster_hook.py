@@ -17,12 +17,11 @@ from mmodc.clustering import (
     sampled_preprocess,
 )
 from mmodc.models.losses import cluster_class_weights
-from mmodc.models.utils import memory_owners, model_memories
+from mmodc.models.utils import model_memories
 from mmodc.registry import HOOKS
 from mmodc.utils import all_gather_cat, broadcast_
 from mmodc.utils.sizes import require_resolved
 from ..extractor import (
-    embedding_forward,
     extract_features,
     extract_local_features,
     unwrap_model,
@@ -234,27 +233,42 @@ class DeepClusterHook(Hook):
 
     def _init_memories(self, runner, model: nn.Module, dataloader,
                        seed: int, epochs_trained: int) -> torch.Tensor:
-        """Fill every ODC memory of the model (one for ODC, one per member
-        for CODC) with the embeddings of its owner and their k-means
-        labels.
+        """Fill every ODC memory of the model with its k-means labels, from
+        one extraction: the model's embedding (``extract_feat``) is its
+        memories' embeddings side by side (ODC: one; CODC: every member's,
+        in member order), so each memory clusters its own columns.
 
         Returns:
             torch.Tensor: The last memory's labels (this rank's own with a
             sharded memory).
         """
+        memories = model_memories(model)
+        sharded = {bool(memory.is_sharded) for memory in memories.values()}
+        if len(sharded) > 1:
+            raise ValueError(
+                'DeepClusterHook: some memories of the model are sharded and '
+                'some are not; make every member\'s memory_bank the same '
+                'type.')
+        if sharded.pop():
+            features, idx = extract_local_features(model, dataloader)
+        else:
+            features, idx = extract_features(model, dataloader), None
+        widths = [memory.feat_dim for memory in memories.values()]
+        if sum(widths) != features.shape[1]:
+            raise ValueError(
+                f'DeepClusterHook: the model embeds images in '
+                f'{features.shape[1]} dims but its memories hold {widths}; '
+                'set each memory_bank.feat_dim to its neck\'s out_channels.')
         labels = None
-        for name, owner in memory_owners(model).items():
-            memory = owner.memory_bank
-            forward = embedding_forward(owner)
-            if memory.is_sharded:
-                labels = self._init_sharded_memory(runner, memory,
-                                                   dataloader, seed, forward)
+        for (name, memory), part in zip(memories.items(),
+                                        features.split(widths, dim=1)):
+            if idx is not None:
+                labels = self._init_sharded_memory(runner, memory, part, idx,
+                                                   seed)
                 continue
-            features = preprocess_features(
-                extract_features(model, dataloader, forward), self.pca_dim)
-            labels = self._cluster(runner, features, seed, epochs_trained,
-                                   name)
-            memory.init_memory(features, labels)
+            part = preprocess_features(part, self.pca_dim)
+            labels = self._cluster(runner, part, seed, epochs_trained, name)
+            memory.init_memory(part, labels)
         return labels
 
     def _cluster_sampled(self, runner, model: nn.Module, dataloader,
@@ -312,19 +326,24 @@ class DeepClusterHook(Hook):
         if self.reinit_head:
             self._reinit_head(runner, model.head, seed)
 
-    def _init_sharded_memory(self, runner, memory: nn.Module, dataloader,
-                             seed: int, forward) -> torch.Tensor:
+    def _init_sharded_memory(self, runner, memory: nn.Module,
+                             features: torch.Tensor, idx: torch.Tensor,
+                             seed: int) -> torch.Tensor:
         """Fill a memory sharded over the ranks without any rank holding
-        every feature: each rank extracts its own samples (the extraction
-        sampler deals them out as the memory does), PCA (if any) and
-        k-means are fitted on a sample (``clustering.sample_size``) and
+        every feature: each rank has extracted its own samples (the
+        extraction sampler deals them out as the memory does), PCA (if any)
+        and k-means are fitted on a sample (``clustering.sample_size``) and
         each rank projects and assigns its own.
+
+        Args:
+            memory (nn.Module): The :class:`ShardedODCMemory`.
+            features (torch.Tensor): This rank's features for it.
+            idx (torch.Tensor): Their dataset indices.
+            seed (int): Seed of the sample and of k-means.
 
         Returns:
             torch.Tensor: This rank's labels.
         """
-        features, idx = extract_local_features(runner.model, dataloader,
-                                               forward)
         if not torch.equal(idx.cpu(), memory.local_indices().cpu()):
             raise RuntimeError(
                 'DeepClusterHook: the extraction dataloader gave rank '

@@ -70,11 +70,15 @@ class ODCHook(Hook):
         self.reweight_pow = reweight_pow
         self.save_labels_interval = save_labels_interval
         self.recluster_interval = recluster_interval
+        #: The model's memories by name, found before training.
+        self.memories: dict = {}
 
     def before_train(self, runner) -> None:
-        """Refuse checkpoint hooks that cannot save a sharded memory."""
-        memories = _memories(runner)
-        if not any(memory.is_sharded for memory in memories.values()):
+        """Find the model's memories once; refuse checkpoint hooks that
+        cannot save a sharded memory."""
+        self.memories = _memories(runner)
+        if not any(memory.is_sharded
+                   for memory in self.memories.values()):
             return
         for hook in runner.hooks:
             if not isinstance(hook, CheckpointHook):
@@ -95,7 +99,7 @@ class ODCHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        for name, memory in _memories(runner).items():
+        for name, memory in self.memories.items():
             if self.every_n_train_iters(runner,
                                         self.centroids_update_interval):
                 memory.update_centroids()
@@ -108,7 +112,7 @@ class ODCHook(Hook):
                 self._log_clusters(runner, name, memory, outputs)
 
     def after_train_epoch(self, runner) -> None:
-        for name, memory in _memories(runner).items():
+        for name, memory in self.memories.items():
             if self.recluster_interval and self.every_n_epochs(
                     runner, self.recluster_interval):
                 changed = memory.recluster(seed=runner.epoch + 1)

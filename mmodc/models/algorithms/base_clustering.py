@@ -175,7 +175,7 @@ class BaseClusteringModel(SelfSupervisedModel):
 
     def views_loss(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
                    data_samples: List[DataSample], labels: torch.Tensor,
-                   class_weights: Optional[torch.Tensor]
+                   class_weights: torch.Tensor
                    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """The head's loss against the pseudo-labels, averaged over the
         views of the batch (one view, or several with multi-crop from
@@ -186,8 +186,7 @@ class BaseClusteringModel(SelfSupervisedModel):
                 views (the first is the main one).
             data_samples (list[DataSample]): The samples.
             labels (torch.Tensor): The samples' pseudo-labels.
-            class_weights (torch.Tensor, optional): Per-cluster loss
-                weights; None for equal weights.
+            class_weights (torch.Tensor): Per-cluster loss weights.
 
         Returns:
             tuple[torch.Tensor, torch.Tensor]: The loss and the main view's

@@ -7,6 +7,7 @@ from torch import nn
 
 from mmodc.registry import MODELS
 from ..utils.finite_checks import check_finite_loss
+from ..utils.model_memories import memory_buffer_names
 from .base_clustering import SelfSupervisedModel, sample_indices
 from .codc_member import CODCMember
 
@@ -54,12 +55,7 @@ class CODC(SelfSupervisedModel):
         })
         self._check_memories()
         self._check_heads()
-        # every rank updates its memories identically (see ODC)
-        self._ddp_params_and_buffers_to_ignore = [
-            f'members.{name}.memory_bank.{buffer}'
-            for name, member in self.members.items()
-            for buffer, _ in member.memory_bank.named_buffers()
-        ]
+        self._ddp_params_and_buffers_to_ignore = memory_buffer_names(self)
         self.use_memory_format()
 
     def _check_memories(self) -> None:
@@ -155,9 +151,7 @@ class CODC(SelfSupervisedModel):
             idx, embedding.detach()) for name, embedding in embeddings.items()]
         for name, change in zip(embeddings, changes):
             results[f'{name}.change_ratio'] = change
-        results['change_ratio'] = torch.stack(
-            [torch.as_tensor(change, dtype=torch.float)
-             for change in changes]).mean()
+        results['change_ratio'] = torch.stack(changes).mean()
         return results
 
     def predict(self, inputs: torch.Tensor,

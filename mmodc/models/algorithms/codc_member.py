@@ -9,7 +9,7 @@ from torch import nn
 from mmodc.registry import MODELS
 from ..losses import weighted_cross_entropy
 from ..utils.finite_checks import check_finite_features
-from .rotation_pred import NUM_ROTATIONS, rotate_batch
+from .rotation_pred import NUM_ROTATIONS, rotate_batch, rotation_losses
 
 #: The pretext tasks a member may have besides its cluster heads.
 TASKS = ('rotation', 'mixup')
@@ -114,7 +114,8 @@ class CODCMember(BaseModule):
             ``B x d`` embedding (with gradients).
         """
         count = inputs.shape[0]
-        task_inputs, task_labels = self._task_batch(inputs, labels)
+        task_inputs, first_task_row, task_labels = self._task_batch(
+            inputs, labels)
         stages = self.backbone(task_inputs)
         embedding = self.neck(tuple(
             stage[:count] for stage in stages))[-1].flatten(1)
@@ -126,29 +127,29 @@ class CODCMember(BaseModule):
                                                  class_weights[memory])
         if self.task_type is not None:
             task_feats = self.task_neck(tuple(
-                stage[count:] if self.task_type == 'mixup' else stage
-                for stage in stages))[-1].flatten(1)
+                stage[first_task_row:] for stage in stages))[-1].flatten(1)
             losses.update(self._task_losses(task_feats, task_labels,
                                             class_weights))
         return losses, embedding
 
     def _task_batch(self, inputs: torch.Tensor,
                     labels: Dict[str, torch.Tensor]
-                    ) -> Tuple[torch.Tensor, Optional[dict]]:
-        """The backbone's batch (the plain images first) and what the task
-        scores against."""
+                    ) -> Tuple[torch.Tensor, int, Optional[dict]]:
+        """The backbone's batch (the plain images first), the row where the
+        task's images start, and what the task scores against."""
         if self.task_type == 'rotation':
+            # the unrotated quarter is the plain batch, and a task image too
             rotated, rotations = rotate_batch(inputs)
-            return rotated, dict(rotations=rotations)
+            return rotated, 0, dict(rotations=rotations)
         if self.task_type == 'mixup':
             alpha = float(self.task.get('alpha', 1.0))
             lam = torch.distributions.Beta(alpha, alpha).sample().item()
             order = torch.randperm(inputs.shape[0], device=inputs.device)
             mixed = lam * inputs + (1 - lam) * inputs[order]
             targets = labels[self.task['labels']]
-            return torch.cat([inputs, mixed]), dict(
+            return torch.cat([inputs, mixed]), inputs.shape[0], dict(
                 lam=lam, first=targets, second=targets[order])
-        return inputs, None
+        return inputs, inputs.shape[0], None
 
     def _task_losses(self, task_feats: torch.Tensor, task_labels: dict,
                      class_weights: Dict[str, Optional[torch.Tensor]]
@@ -156,11 +157,8 @@ class CODCMember(BaseModule):
         """The pretext task's loss (and accuracy for rotations)."""
         scores = self.task_head(task_feats)
         if self.task_type == 'rotation':
-            rotations = task_labels['rotations']
-            with torch.no_grad():
-                accuracy = (scores.argmax(dim=1) == rotations).float().mean()
-            return dict(loss_rotation=weighted_cross_entropy(
-                scores, rotations, None), rotation_accuracy=accuracy)
+            losses = rotation_losses(scores, task_labels['rotations'])
+            return dict(loss_rotation=losses.pop('loss'), **losses)
         weights = class_weights[self.task['labels']]
         lam = task_labels['lam']
         loss = lam * weighted_cross_entropy(

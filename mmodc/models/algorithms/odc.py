@@ -5,6 +5,7 @@ import torch
 from mmpretrain.structures import DataSample
 
 from mmodc.registry import MODELS
+from ..utils.model_memories import memory_buffer_names
 from .base_clustering import BaseClusteringModel, sample_indices
 
 
@@ -48,12 +49,7 @@ class ODC(BaseClusteringModel):
                 'from model.memory_bank.num_classes='
                 f'{self.memory_bank.num_classes}; set both to the number of '
                 'clusters.')
-        # every rank updates its own copy of the memory identically: DDP must
-        # not broadcast the banks (1.3 GB on ImageNet) at every forward
-        self._ddp_params_and_buffers_to_ignore = [
-            f'memory_bank.{name}'
-            for name, _ in self.memory_bank.named_buffers()
-        ]
+        self._ddp_params_and_buffers_to_ignore = memory_buffer_names(self)
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:

@@ -5,6 +5,8 @@ import torch
 from mmpretrain.structures import DataSample
 
 from mmodc.registry import MODELS
+from ..losses import weighted_cross_entropy
+from ..utils.finite_checks import check_finite_loss
 from .base_clustering import BaseClusteringModel
 
 #: The rotations of every image, in quarter turns (0, 90, 180, 270 deg).
@@ -36,6 +38,24 @@ def rotate_batch(images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     ])
     labels = torch.arange(NUM_ROTATIONS, device=images.device)
     return rotated, labels.repeat_interleave(images.shape[0])
+
+
+def rotation_losses(scores: torch.Tensor,
+                    rotations: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Cross entropy of the rotation scores, and the fraction right.
+
+    Args:
+        scores (torch.Tensor): ``N x 4`` scores of the rotated images.
+        rotations (torch.Tensor): Their ``N`` rotations.
+
+    Returns:
+        dict[str, torch.Tensor]: ``loss`` and ``rotation_accuracy`` (not
+        optimised).
+    """
+    with torch.no_grad():
+        accuracy = (scores.argmax(dim=1) == rotations).float().mean()
+    return dict(loss=weighted_cross_entropy(scores, rotations),
+                rotation_accuracy=accuracy)
 
 
 @MODELS.register_module()
@@ -84,9 +104,9 @@ class RotationPred(BaseClusteringModel):
                 'RotationPred takes one view per image; remove extra_views '
                 'from the data preprocessor.')
         rotated, labels = rotate_batch(inputs)
-        loss, features = self.views_loss(rotated, data_samples * 4, labels,
-                                         class_weights=None)
-        with torch.no_grad():
-            predicted = self.head(features).argmax(dim=1)
-        accuracy = (predicted == labels).float().mean()
-        return dict(loss=loss, rotation_accuracy=accuracy)
+        rotated_samples = data_samples * NUM_ROTATIONS
+        features = self.training_features(rotated, rotated_samples)
+        losses = rotation_losses(self.head(features), labels)
+        check_finite_loss(type(self).__name__, losses['loss'],
+                          rotated_samples, len(rotated_samples))
+        return losses

@@ -6,10 +6,10 @@ from .checkpoint_conversion import (
     load_converted_checkpoint,
     read_state_dict,
 )
-from .model_memories import memory_owners, model_memories
+from .model_memories import memory_buffer_names, model_memories
 
 __all__ = [
     'CheckedPretrainedInit', 'CheckpointShapeError', 'ConvertedCheckpoint',
-    'convert_checkpoint', 'load_converted_checkpoint', 'memory_owners',
+    'convert_checkpoint', 'load_converted_checkpoint', 'memory_buffer_names',
     'model_memories', 'read_state_dict'
 ]

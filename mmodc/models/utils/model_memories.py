@@ -1,36 +1,42 @@
-"""The ODC memories of a model: one for ODC, one per member for CODC."""
-from typing import Dict
+"""The ODC memories of a model by name: one for ODC, one per member for
+CODC."""
+from typing import Dict, List
 
 from torch import nn
 
-
-def memory_owners(model: nn.Module) -> Dict[str, nn.Module]:
-    """The modules that hold an ODC memory as ``memory_bank``, by name.
-
-    Args:
-        model (nn.Module): An unwrapped model.
-
-    Returns:
-        dict[str, nn.Module]: ``{'': model}`` for :class:`ODC`;
-        ``{'clustering': member, 'rotation': member}`` for a :class:`CODC`
-        (the last part of each member's module path); empty for a model
-        without a memory.
-    """
-    return {
-        name.rsplit('.', 1)[-1]: module
-        for name, module in model.named_modules()
-        if hasattr(getattr(module, 'memory_bank', None), 'is_sharded')
-    }
+from .memory_shards import memories
 
 
 def model_memories(model: nn.Module) -> Dict[str, nn.Module]:
-    """The model's ODC memories, named as in :func:`memory_owners`.
+    """The model's ODC memories, named by the module that holds them.
 
     Args:
         model (nn.Module): An unwrapped model.
 
     Returns:
-        dict[str, nn.Module]: Memory name -> memory.
+        dict[str, nn.Module]: ``{'': memory}`` for :class:`ODC`;
+        ``{'clustering': ..., 'rotation': ...}`` for a :class:`CODC` (the
+        last part of each member's module path), in module order; empty
+        for a model without a memory.
     """
-    return {name: owner.memory_bank
-            for name, owner in memory_owners(model).items()}
+    return {
+        prefix.rstrip('.').rpartition('.')[0].rpartition('.')[2]: memory
+        for prefix, memory in memories(model).items()
+    }
+
+
+def memory_buffer_names(model: nn.Module) -> List[str]:
+    """The state-dict names of every memory buffer of a model: every rank
+    updates its memories identically, so DDP must not broadcast them (the
+    banks are 1.3 GB on ImageNet) at every forward.
+
+    Args:
+        model (nn.Module): An unwrapped model.
+
+    Returns:
+        list[str]: e.g. ``['memory_bank.feature_bank', ...]``.
+    """
+    return [
+        prefix + name for prefix, memory in memories(model).items()
+        for name, _ in memory.named_buffers()
+    ]
