@@ -3,7 +3,8 @@
 # networks trained independently ("alone") and collaborating ("codc"),
 # 4 epochs (the LR x0.4 after 3, as the recipe study's screening), seeds 0
 # and 1, then every network's features and their concatenation scored on
-# the test split.
+# the test split; then the low-shot SVMs (k = 1..96, 5 draws, the same
+# draws for every feature set) of seed 0's networks and their concatenation.
 #
 #   bash docs/recipes/codc_fashion_mnist.sh            # train and score
 #   SEEDS="0" bash docs/recipes/codc_fashion_mnist.sh  # one seed
@@ -25,3 +26,14 @@ for seed in ${SEEDS:-0 1}; do
   done
 done
 python tools/analysis/codc_table.py "${RUNS[@]}" --out $OUT/table.json
+SVM=configs/benchmarks/classification/fashionmnist/svm_resnet18-w16_fashionmnist.py
+SAMPLES=()
+for row in independent codc; do
+  for models in clustering rotation clustering,rotation; do
+    work=$OUT/svm/$row-${models/,/+}
+    python tools/benchmarks/svm_voc07.py $SVM $OUT/$row-seed0/epoch_4.pth \
+      --models $models --no-full --low-shot-levels 5 --work-dir $work \
+      "${SAMPLES[@]}"
+    SAMPLES=(--samples $OUT/svm/independent-clustering/low_shot_samples.npz)
+  done
+done

@@ -169,6 +169,86 @@ def _low_shot_row(shot: int, row: dict) -> str:
             f'{honest_text} |')
 
 
+def low_shot_comparison(runs: Dict[str, List[dict]], level: str,
+                        selection: str) -> Dict[str, Dict[str, tuple]]:
+    """Low-shot mAP of several feature sets side by side, each the mean
+    over its training runs (seeds).
+
+    Args:
+        runs (dict[str, list[dict]]): Per feature set, the results of
+            ``tools/benchmarks/svm_voc07.py`` (its ``svm_voc07.json``) of
+            each training seed, all with the same shots.
+        level (str): The level to compare, e.g. ``'feature5'``.
+        selection (str): ``'cross_validated'`` (costs chosen without the
+            test set) or ``'reference'`` (the best cost on the test set,
+            as the published tables).
+
+    Returns:
+        dict[str, dict[str, tuple]]: Per shot, per feature set ``(mean,
+        spread)`` of the test mAP in percent: over the seeds the mean of
+        each seed's draws and their population std, or with one seed the
+        mean and std over its draws.
+    """
+    tables = {name: [_low_shot_level(result, level, name)
+                     for result in results]
+              for name, results in runs.items()}
+    shots = _common_shots(tables)
+    return {shot: {name: _seed_summary([table[shot][selection]
+                                        for table in seeds])
+                   for name, seeds in tables.items()}
+            for shot in shots}
+
+
+def _low_shot_level(result: dict, level: str, name: str) -> dict:
+    """One result's low-shot rows of ``level``, or a clear error."""
+    low_shot = result.get('low_shot', {})
+    if level not in low_shot:
+        raise ValueError(
+            f'{name}: no low-shot SVM of {level} in {result.get("checkpoint")}'
+            f' (levels: {sorted(low_shot)}); run svm_voc07.py with '
+            f'--low-shot-levels {level[len("feature"):]}.')
+    return low_shot[level]
+
+
+def _common_shots(tables: Dict[str, List[dict]]) -> List[str]:
+    """The shots of the first table, checked against every other."""
+    shots = list(next(iter(tables.values()))[0])
+    for name, seeds in tables.items():
+        for table in seeds:
+            if list(table) != shots:
+                raise ValueError(
+                    f'{name}: shots {list(table)} differ from {shots}; '
+                    'compare runs of the same --shots.')
+    return shots
+
+
+def _seed_summary(rows: List[dict]) -> tuple:
+    """``(mean, spread)`` in percent of one shot's rows, one per seed."""
+    if rows[0]['map_mean'] is None:
+        return None
+    if len(rows) == 1:
+        return 100 * rows[0]['map_mean'], 100 * rows[0]['map_std']
+    means = np.array([row['map_mean'] for row in rows])
+    return 100 * means.mean(), 100 * means.std()
+
+
+def low_shot_comparison_table(comparison: Dict[str, Dict[str, tuple]]) -> str:
+    """Markdown of :func:`low_shot_comparison`: a row per shot, a column
+    per feature set, and a last row with each set's mean over the shots."""
+    names = list(next(iter(comparison.values())))
+    lines = ['| k | ' + ' | '.join(names) + ' |',
+             '|---:|' + '---:|' * len(names)]
+    for shot, row in comparison.items():
+        cells = ['n/a' if row[name] is None else
+                 f'{row[name][0]:.2f} ± {row[name][1]:.2f}'
+                 for name in names]
+        lines.append(f'| {shot} | ' + ' | '.join(cells) + ' |')
+    means = [np.mean([row[name][0] for row in comparison.values()
+                      if row[name] is not None]) for name in names]
+    lines.append('| mean | ' + ' | '.join(f'{m:.2f}' for m in means) + ' |')
+    return '\n'.join(lines)
+
+
 def read_feature_file(path: str, level: int) -> Dict[int, torch.Tensor]:
     """Precomputed ``N x d`` features per level from another pipeline.
 
