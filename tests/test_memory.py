@@ -453,3 +453,35 @@ def test_recluster_finds_the_clusters_and_keeps_their_ids():
         torch.testing.assert_close(
             memory.centroids[cluster],
             memory.feature_bank[truth == cluster].mean(0))
+
+
+def test_recluster_on_the_whitened_pca_finds_groups_raw_kmeans_misses():
+    """Two groups apart along a direction of small variance, a direction
+    of 10x the spread without groups: k-means of the raw bank splits the
+    wide direction, k-means of the whitened PCA (DeepCluster's
+    preprocessing) finds the groups, and the labels are those of
+    ``kmeans(preprocess_features(bank, pca_dim))`` renumbered."""
+    from mmodc.clustering import kmeans, preprocess_features
+    generator = torch.Generator().manual_seed(0)
+    truth = torch.arange(400) % 2
+    features = torch.stack([
+        10 * torch.randn(400, generator=generator),
+        2. * truth - 1 + 0.05 * torch.randn(400, generator=generator),
+        torch.full((400, ), 1000.)], dim=1)  # little bent by the L2
+    raw, whitened = (ODCMemory(length=400, feat_dim=3, num_classes=2,
+                               min_cluster=5) for _ in range(2))
+    for memory in (raw, whitened):
+        memory.init_memory(features, truth)
+    raw.recluster(seed=1)
+    changed = whitened.recluster(seed=1, pca_dim=2)
+
+    def agreement(labels):
+        same = float((labels == truth).float().mean())
+        return max(same, 1 - same)
+
+    assert agreement(raw.label_bank) < 0.75
+    assert torch.equal(whitened.label_bank, truth)
+    assert changed == 0.
+    direct = kmeans(preprocess_features(whitened.feature_bank, 2), 2,
+                    seed=1)[0]
+    assert agreement(direct) == 1.

@@ -107,21 +107,22 @@ def test_reweight_off_and_power_are_honoured(small_cfg):
 def test_recluster_interval_reclusters_the_memory_each_epoch(
         small_cfg, monkeypatch):
     """With ``recluster_interval=1`` the memory is clustered afresh by
-    k-means after every epoch (seeds 1, 2, ...), and the run goes on with
-    consistent statistics."""
+    k-means after every epoch (seeds 1, 2, ...) on the hook's PCA
+    dimension, and the run goes on with consistent statistics."""
     from mmodc.models.memories.odc_memory import ODCMemory
     odc_hook = next(h for h in small_cfg.custom_hooks if h.type == 'ODCHook')
     odc_hook.recluster_interval = 1
+    odc_hook.recluster_pca_dim = 4
     small_cfg.train_cfg.max_epochs = 2
-    seeds, recluster = [], ODCMemory.recluster
+    calls, recluster = [], ODCMemory.recluster
 
-    def recording(memory, seed=0):
-        seeds.append(seed)
-        return recluster(memory, seed)
+    def recording(memory, seed=0, pca_dim=-1):
+        calls.append((seed, pca_dim))
+        return recluster(memory, seed, pca_dim)
 
     monkeypatch.setattr(ODCMemory, 'recluster', recording)
     memory = train(small_cfg).model.memory_bank
-    assert seeds == [1, 2]
+    assert calls == [(1, 4), (2, 4)]
     torch.testing.assert_close(
         memory.cluster_counts,
         torch.bincount(memory.label_bank, minlength=memory.num_classes))

@@ -1,7 +1,8 @@
 """ShardedODCMemory under real torch.distributed (gloo, 2 and 4 processes)
 gives the labels (identical), features (1e-6) and statistics of the
 replicated ODCMemory after updates, small-cluster passes with members on
-every rank, splits of the largest cluster and a k-means re-clustering, and
+every rank, splits of the largest cluster and k-means re-clusterings (of
+the features and of their whitened PCA), and
 after real ODC training
 iterations (2 processes, tools/dist_train.sh, the initial clustering done
 without any rank holding every feature); sampled_kmeans and
@@ -93,6 +94,10 @@ def run_both(rank: int, world: int, feature_dtype: str = 'float32') -> None:
     changed = [memory.recluster(seed=1) for memory in memories]
     assert changed[0] == changed[1] > 0
     compare(replicated, sharded, rank, world, 'recluster')
+    # the same on the whitened PCA (fitted on the sample: all rows)
+    changed = [memory.recluster(seed=2, pca_dim=4) for memory in memories]
+    assert changed[0] == changed[1] > 0
+    compare(replicated, sharded, rank, world, 'recluster on the PCA')
 
 
 def sample_kmeans_of_blobs(rank: int, world: int) -> None:

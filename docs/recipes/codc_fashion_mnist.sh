@@ -4,7 +4,8 @@
 # 4 epochs (the LR x0.4 after 3, as the recipe study's screening), seeds 0
 # and 1, then every network's features and their concatenation scored on
 # the test split; then the low-shot SVMs (k = 1..96, 5 draws, the same
-# draws for every feature set) of seed 0's networks and their concatenation.
+# draws for every feature set) of every network and their concatenation,
+# seeds averaged.
 #
 #   bash docs/recipes/codc_fashion_mnist.sh            # train and score
 #   SEEDS="0" bash docs/recipes/codc_fashion_mnist.sh  # one seed
@@ -27,13 +28,21 @@ for seed in ${SEEDS:-0 1}; do
 done
 python tools/analysis/codc_table.py "${RUNS[@]}" --out $OUT/table.json
 SVM=configs/benchmarks/classification/fashionmnist/svm_resnet18-w16_fashionmnist.py
-SAMPLES=()
+SAMPLES=()   # every feature set on the first run's draws
+TABLE=()
 for row in independent codc; do
   for models in clustering rotation clustering,rotation; do
-    work=$OUT/svm/$row-${models/,/+}
-    python tools/benchmarks/svm_voc07.py $SVM $OUT/$row-seed0/epoch_4.pth \
-      --models $models --no-full --low-shot-levels 5 --work-dir $work \
-      "${SAMPLES[@]}"
-    SAMPLES=(--samples $OUT/svm/independent-clustering/low_shot_samples.npz)
+    name=$row-${models/,/+}
+    results=()
+    for seed in ${SEEDS:-0 1}; do
+      work=$OUT/svm/$name-seed$seed
+      python tools/benchmarks/svm_voc07.py $SVM $OUT/$row-seed$seed/epoch_4.pth \
+        --models $models --no-full --low-shot-levels 5 --work-dir $work \
+        "${SAMPLES[@]}"
+      [ ${#SAMPLES[@]} = 0 ] && SAMPLES=(--samples $work/low_shot_samples.npz)
+      results+=($work/svm_voc07.json)
+    done
+    TABLE+=("$name=$(IFS=,; echo "${results[*]}")")
   done
 done
+python tools/analysis/low_shot_table.py "${TABLE[@]}" --out $OUT/svm/table.json

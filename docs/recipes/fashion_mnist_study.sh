@@ -14,6 +14,9 @@ DC=configs/selfsup/deepcluster/deepcluster_resnet18-w16_1xb256-steplr-8e_fashion
 ODC_GAP=docs/recipes/odc_gap-neck_fashionmnist.py
 # ODC with two extra 16 x 16 views of 20-50 % crops (multi-crop)
 ODC_MULTICROP=docs/recipes/odc_multicrop_fashionmnist.py
+# ODC and DeepCluster behind the Sobel front end (edges only)
+ODC_SOBEL=docs/recipes/odc_sobel_fashionmnist.py
+DC_SOBEL=docs/recipes/deepcluster_sobel_fashionmnist.py
 VIEWS=model.data_preprocessor.extra_views
 # the screening schedule: 4 epochs, LR x0.4 after 3
 SHORT="train_cfg.max_epochs=4 param_scheduler.0.milestones=[3]"
@@ -23,6 +26,9 @@ AUG=model.data_preprocessor.augment
 # the memory's centroids as a cosine classifier (temperature 0.1), signed
 # embeddings
 CENTROID="model.head.type=CentroidClsHead model.neck.final_relu=False"
+# k-means of the memory after every epoch on its whitened PCA-64 (as
+# DeepCluster clusters its extracted features)
+RECLUSTER_PCA="custom_hooks.1.recluster_interval=1 custom_hooks.1.recluster_pca_dim=64"
 
 row() {  # row NAME CONFIG OPTIONS...  (NAME-seedN: with randomness.seed=N)
     local name=$1 config=$2
@@ -51,6 +57,10 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
         "$VIEWS.0.crop_ratio_range=(0.35,0.8)" "$VIEWS.0.output_size=(20,20)" \
         "$VIEWS.1.crop_ratio_range=(0.35,0.8)" "$VIEWS.1.output_size=(20,20)" ;;
     dc4-batchaug) row "$1" $DC $SHORT ;;
+    odc4-sobel) row "$1" $ODC_SOBEL $SHORT ;;
+    odc4-sobel-nojitter) row "$1" $ODC_SOBEL $SHORT $AUG.brightness=0.0 \
+        $AUG.contrast=0.0 ;;
+    dc4-sobel) row "$1" $DC_SOBEL $SHORT ;;
     odc4-k10) row "$1" $ODC $SHORT model.head.num_classes=10 \
         model.memory_bank.num_classes=10 custom_hooks.0.clustering.k=10 ;;
     odc4-k100) row "$1" $ODC $SHORT model.head.num_classes=100 \
@@ -86,6 +96,8 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
         model.head.temperature=0.2 ;;
     odc4-gap) row "$1" $ODC_GAP $SHORT ;;
     odc4-recluster) row "$1" $ODC $SHORT custom_hooks.1.recluster_interval=1 ;;
+    odc4-recluster-pca) row "$1" $ODC $SHORT $RECLUSTER_PCA ;;
+    odc4-gap-recluster-pca) row "$1" $ODC_GAP $SHORT $RECLUSTER_PCA ;;
     odc8-recluster) row "$1" $ODC custom_hooks.1.recluster_interval=1 ;;
     odc8-base) row "$1" $ODC ;;
     dc4-base) row "$1" $DC $SHORT ;;
@@ -105,9 +117,10 @@ odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03
 odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128
 odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
-odc4-recluster odc4-batchaug odc4-multicrop odc4-multicrop-mild
+odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
+odc4-sobel odc4-sobel-nojitter
 odc8-base odc8-recluster dc4-base dc4-k10
-dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-batchaug"
+dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-batchaug dc4-sobel"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)
 for name in "${rows[@]}"; do run_row "$name"; done

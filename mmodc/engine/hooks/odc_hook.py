@@ -30,7 +30,9 @@ class ODCHook(Hook):
     ``save_labels_interval`` epochs the labels are saved to the work dir.
     Every ``recluster_interval`` epochs (off by default; not in the
     reference) the memory's features are clustered afresh by k-means
-    (:meth:`ODCMemory.recluster`), ids matched to the current labels.
+    (:meth:`ODCMemory.recluster`), ids matched to the current labels;
+    with ``recluster_pca_dim`` on the whitened PCA of the features, as
+    DeepCluster clusters its extracted features.
 
     The memory is saved in checkpoints as buffers of the model; a
     :class:`ShardedODCMemory` only by :class:`SafeCheckpointHook`, which
@@ -50,6 +52,9 @@ class ODCHook(Hook):
         recluster_interval (int, optional): Epochs between k-means
             re-clusterings of the memory; None for never (the reference).
             Defaults to None.
+        recluster_pca_dim (int): PCA dimension (whitened, then L2) of the
+            re-clustering's k-means; -1 for k-means of the memory's
+            features as they are. Defaults to -1.
     """
 
     priority = 'NORMAL'
@@ -61,7 +66,8 @@ class ODCHook(Hook):
                  reweight: bool = True,
                  reweight_pow: float = 0.5,
                  save_labels_interval: Optional[int] = 10,
-                 recluster_interval: Optional[int] = None) -> None:
+                 recluster_interval: Optional[int] = None,
+                 recluster_pca_dim: int = -1) -> None:
         self.centroids_update_interval = centroids_update_interval
         self.deal_with_small_clusters_interval = \
             deal_with_small_clusters_interval
@@ -70,6 +76,7 @@ class ODCHook(Hook):
         self.reweight_pow = reweight_pow
         self.save_labels_interval = save_labels_interval
         self.recluster_interval = recluster_interval
+        self.recluster_pca_dim = recluster_pca_dim
         #: The model's memories by name, found before training.
         self.memories: dict = {}
 
@@ -115,7 +122,8 @@ class ODCHook(Hook):
         for name, memory in self.memories.items():
             if self.recluster_interval and self.every_n_epochs(
                     runner, self.recluster_interval):
-                changed = memory.recluster(seed=runner.epoch + 1)
+                changed = memory.recluster(seed=runner.epoch + 1,
+                                           pca_dim=self.recluster_pca_dim)
                 memory.update_class_weights(
                     self.reweight_pow if self.reweight else 0.)
                 runner.logger.info(

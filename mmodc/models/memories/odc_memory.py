@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from mmodc.clustering import (
     contingency_table,
     kmeans,
+    preprocess_features,
     renumbering,
     split_in_two,
 )
@@ -534,7 +535,7 @@ class ODCMemory(BaseModule):
         self._relabel(rows, self.feature_bank[rows].float(),
                       torch.full_like(rows, cluster))
 
-    def recluster(self, seed: int = 0) -> float:
+    def recluster(self, seed: int = 0, pca_dim: int = -1) -> float:
         """Cluster the feature bank afresh with k-means, renumber the
         clusters after the current labels (the Hungarian matching of
         :func:`mmodc.clustering.renumbering`, so the head's classes keep
@@ -544,11 +545,16 @@ class ODCMemory(BaseModule):
 
         Args:
             seed (int): Seed of the k-means initialisation.
+            pca_dim (int): k-means on the bank projected on its top
+                ``pca_dim`` principal components, whitened, then L2
+                (DeepCluster's preprocessing,
+                :func:`mmodc.clustering.preprocess_features`); -1 for
+                k-means of the bank as it is. Defaults to -1.
 
         Returns:
             float: The fraction of samples whose label changed.
         """
-        labels = self._kmeans_of_bank(seed)
+        labels = self._kmeans_of_bank(seed, pca_dim)
         table = self._summed_over_ranks(
             contingency_table(self.label_bank, labels, self.num_classes))
         labels = renumbering(table).to(labels.device)[labels]
@@ -559,12 +565,15 @@ class ODCMemory(BaseModule):
         self.deal_with_small_clusters()
         return float(changed) / self.length
 
-    def _kmeans_of_bank(self, seed: int) -> torch.Tensor:
+    def _kmeans_of_bank(self, seed: int, pca_dim: int) -> torch.Tensor:
         """k-means labels of this rank's bank rows (rank 0's k-means of
-        the whole bank, broadcast)."""
+        the whole bank, preprocessed if ``pca_dim > 0``, broadcast)."""
         labels = torch.zeros_like(self.label_bank)
         if is_main_process():
-            labels = kmeans(self.feature_bank, self.num_classes,
+            features = self.feature_bank
+            if pca_dim > 0:
+                features = preprocess_features(features, pca_dim)
+            labels = kmeans(features, self.num_classes,
                             seed=seed)[0].to(labels)
         return broadcast_(labels)
 

@@ -4,7 +4,11 @@ from typing import Optional, Tuple
 import torch
 from mmengine.dist import all_reduce, get_rank, get_world_size
 
-from mmodc.clustering import sampled_kmeans
+from mmodc.clustering import (
+    default_sample_size,
+    sampled_kmeans,
+    sampled_preprocess,
+)
 from mmodc.registry import MODELS
 from mmodc.utils import all_gather_cat
 from .odc_memory import ODCMemory
@@ -164,12 +168,19 @@ class ShardedODCMemory(ODCMemory):
         self._check_init(features, labels, self.feature_bank.shape[0])
         self._fill_banks(features, labels)
 
-    def _kmeans_of_bank(self, seed: int) -> torch.Tensor:
+    def _kmeans_of_bank(self, seed: int, pca_dim: int) -> torch.Tensor:
         """k-means trained on a sample of the banks of every rank
-        (``recluster_sample_size`` rows), each rank assigning its own."""
-        return sampled_kmeans(self.feature_bank, self.local_indices(),
-                              self.num_classes, self.recluster_sample_size,
-                              seed=seed)[0]
+        (``recluster_sample_size`` rows; the whitened PCA, if ``pca_dim >
+        0``, fitted on the same sample), each rank assigning its own."""
+        indices = self.local_indices()
+        sample_size = (self.recluster_sample_size
+                       or default_sample_size(self.num_classes))
+        features = self.feature_bank
+        if pca_dim > 0:
+            features = sampled_preprocess(features, indices, pca_dim,
+                                          sample_size, seed=seed)
+        return sampled_kmeans(features, indices, self.num_classes,
+                              sample_size, seed=seed)[0]
 
     def _summed_over_ranks(self, tensor: torch.Tensor) -> torch.Tensor:
         """Sum of a count over the ranks' rows (in place)."""
