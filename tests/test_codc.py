@@ -25,11 +25,42 @@ CODC_FMNIST = osp.join(REPO, 'configs', 'selfsup', 'codc',
 NUM_IMAGES, NUM_CLUSTERS = 64, 4
 
 
+def fmnist_cfg(prefix: str) -> Config:
+    """A Fashion-MNIST CODC config on 64 images and 4 clusters."""
+    return shrink_config(
+        Config.fromfile(CODC_FMNIST.replace('codc_', f'{prefix}_')),
+        NUM_IMAGES, NUM_CLUSTERS, 16, 'unused')
+
+
 @pytest.fixture(scope='module')
 def codc_cfg(quickstart_cfg) -> Config:
     """The Fashion-MNIST CODC config on 64 images and 4 clusters."""
-    return shrink_config(Config.fromfile(CODC_FMNIST), NUM_IMAGES,
-                         NUM_CLUSTERS, 16, 'unused')
+    return fmnist_cfg('codc')
+
+
+@pytest.mark.parametrize('prefix, heads', [
+    ('codc', dict(clustering={'clustering', 'rotation'},
+                  rotation={'clustering'})),
+    ('codc-independent', dict(clustering={'clustering'}, rotation=set())),
+    ('codc-3models', dict(clustering={'clustering', 'rotation',
+                                      'classification'},
+                          rotation={'clustering', 'classification'},
+                          classification={'rotation'})),
+    ('codc-3models-independent', dict(clustering={'clustering'},
+                                      rotation=set(),
+                                      classification=set())),
+])
+def test_fashion_mnist_configs_collaborate_or_not(prefix, heads):
+    """Which memories each network's cluster heads learn: every other one
+    with CODC (the mixup network's own task already learns the clustering
+    labels), only ODC's own without; the tasks are the same in both."""
+    model = build(fmnist_cfg(prefix).model)
+    assert {name: set(member.heads) for name, member in
+            model.members.items()} == heads
+    tasks = dict(clustering=None, rotation='rotation',
+                 classification='mixup')
+    assert {name: member.task_type for name, member in
+            model.members.items()} == {name: tasks[name] for name in heads}
 
 
 def build(model_cfg: dict):
@@ -108,16 +139,9 @@ def test_each_network_learns_the_other_memory_and_feeds_its_own(codc_cfg):
                            reference.label_bank)
 
 
-def test_the_mixup_member_scores_mixed_images_against_both_labels(codc_cfg):
-    model_cfg = copy.deepcopy(codc_cfg.model)
-    model_cfg.members['classification'] = dict(
-        copy.deepcopy(model_cfg.members['rotation']),
-        heads=dict(rotation=model_cfg.members['rotation'].heads.clustering),
-        task=dict(type='mixup', labels='clustering', alpha=1.0,
-                  neck=dict(type='GlobalAveragePooling'),
-                  head=dict(type='ClusterClsHead', in_channels=128,
-                            num_classes=NUM_CLUSTERS)))
-    model = filled_model(model_cfg)
+def test_the_mixup_member_scores_mixed_images_against_both_labels():
+    """The 3-model Fashion-MNIST config's classification network."""
+    model = filled_model(fmnist_cfg('codc-3models').model)
     member = copy.deepcopy(model.members['classification'])
     images, samples, idx = a_batch()
     labels = model.members['clustering'].memory_bank.label_bank[idx]

@@ -9,16 +9,25 @@
 #
 #   bash docs/recipes/codc_fashion_mnist.sh            # train and score
 #   SEEDS="0" bash docs/recipes/codc_fashion_mnist.sh  # one seed
+#   MODELS=3 SEEDS="0" NO_SVM=1 bash docs/recipes/codc_fashion_mnist.sh
+#       # the 3-model rows (adds mixup classification), as in the README
 set -e
 cd "$(dirname "$0")/../.."
 C=configs/selfsup/codc
 F=resnet18-w16_1xb256-steplr-8e_fashionmnist.py
 OUT=work_dirs/codc_study
+PREFIX=codc
+MEMBERS=(clustering rotation)
+if [ "${MODELS:-2}" = 3 ]; then
+  OUT=work_dirs/codc3_study
+  PREFIX=codc-3models
+  MEMBERS=(clustering rotation classification)
+fi
 RUNS=()
 for seed in ${SEEDS:-0 1}; do
   for row in independent codc; do
-    config=$C/codc_$F
-    [ $row = independent ] && config=$C/codc-independent_$F
+    config=$C/${PREFIX}_$F
+    [ $row = independent ] && config=$C/$PREFIX-independent_$F
     work=$OUT/$row-seed$seed
     python tools/train.py $config --work-dir $work --cfg-options \
       train_cfg.max_epochs=4 'param_scheduler.0.milestones=[3]' \
@@ -26,13 +35,16 @@ for seed in ${SEEDS:-0 1}; do
     RUNS+=("$row-seed$seed=$config,$work/epoch_4.pth")
   done
 done
-python tools/analysis/codc_table.py "${RUNS[@]}" --out $OUT/table.json
+python tools/analysis/codc_table.py "${RUNS[@]}" --members "${MEMBERS[@]}" \
+  --out $OUT/table.json
+[ -n "${NO_SVM:-}" ] && exit 0
 SVM=configs/benchmarks/classification/fashionmnist/svm_resnet18-w16_fashionmnist.py
 SAMPLES=()   # every feature set on the first run's draws
 TABLE=()
 for row in independent codc; do
-  for models in clustering rotation clustering,rotation; do
-    name=$row-${models/,/+}
+  # every network alone, then all of them concatenated
+  for models in "${MEMBERS[@]}" "$(IFS=,; echo "${MEMBERS[*]}")"; do
+    name=$row-${models//,/+}
     results=()
     for seed in ${SEEDS:-0 1}; do
       work=$OUT/svm/$name-seed$seed
