@@ -20,15 +20,16 @@ from mmodc.models.algorithms.rotation_pred import rotate_batch
 from mmodc.models.losses import weighted_cross_entropy
 from mmodc.registry import MODELS
 
-CODC_FMNIST = osp.join(REPO, 'configs', 'selfsup', 'codc',
-                       'codc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py')
+CODC_CONFIGS = osp.join(REPO, 'configs', 'selfsup', 'codc')
+FMNIST_NAME = 'resnet18-w16_1xb256-steplr-8e_fashionmnist.py'
+CODC_FMNIST = osp.join(CODC_CONFIGS, f'codc_{FMNIST_NAME}')
 NUM_IMAGES, NUM_CLUSTERS = 64, 4
 
 
 def fmnist_cfg(prefix: str) -> Config:
     """A Fashion-MNIST CODC config on 64 images and 4 clusters."""
     return shrink_config(
-        Config.fromfile(CODC_FMNIST.replace('codc_', f'{prefix}_')),
+        Config.fromfile(osp.join(CODC_CONFIGS, f'{prefix}_{FMNIST_NAME}')),
         NUM_IMAGES, NUM_CLUSTERS, 16, 'unused')
 
 

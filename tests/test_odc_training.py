@@ -104,6 +104,15 @@ def test_reweight_off_and_power_are_honoured(small_cfg):
                                expected / expected.sum())
 
 
+def test_a_recluster_pca_dim_without_an_interval_is_an_error():
+    from mmodc.engine.hooks.odc_hook import ODCHook
+    with pytest.raises(ValueError, match='recluster_pca_dim=64 does nothing '
+                       'without recluster_interval'):
+        ODCHook(recluster_pca_dim=64)
+    assert ODCHook(recluster_interval=2,
+                   recluster_pca_dim=64).recluster_pca_dim == 64
+
+
 def test_recluster_interval_reclusters_the_memory_each_epoch(
         small_cfg, monkeypatch):
     """With ``recluster_interval=1`` the memory is clustered afresh by

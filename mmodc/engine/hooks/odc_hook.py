@@ -75,6 +75,11 @@ class ODCHook(Hook):
         self.reweight = reweight
         self.reweight_pow = reweight_pow
         self.save_labels_interval = save_labels_interval
+        if recluster_pca_dim != -1 and not recluster_interval:
+            raise ValueError(
+                f'ODCHook: recluster_pca_dim={recluster_pca_dim} does nothing '
+                'without recluster_interval; set recluster_interval (epochs '
+                'between re-clusterings) or drop recluster_pca_dim.')
         self.recluster_interval = recluster_interval
         self.recluster_pca_dim = recluster_pca_dim
         #: The model's memories by name, found before training.
