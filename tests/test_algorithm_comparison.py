@@ -15,6 +15,10 @@ from mmodc.analysis.algorithm_comparison import (
     AlgorithmComparison,
     Stopwatch,
 )
+from mmodc.analysis.comparison_summary import (
+    records_at_equal_time,
+    summarise_seeds,
+)
 from mmodc.datasets import FashionMNIST
 from mmodc.evaluation import normalized_mutual_info
 
@@ -106,3 +110,67 @@ def test_command_line_seed_sets_both_training_seeds():
     tool.set_training_seed(configs, 3)
     for cfg in configs:
         assert cfg.randomness == dict(seed=3, deterministic=False)
+
+
+def monitor_records(seconds, knn, nmi):
+    return [{'epoch': epoch, 'train_seconds': s, 'backbone/knn_top1': k,
+             'backbone/nmi': n}
+            for epoch, (s, k, n) in enumerate(zip(seconds, knn, nmi))]
+
+
+def test_equal_time_takes_each_runs_last_record_within_the_fastest_run():
+    curves = dict(
+        fast=monitor_records([0, 10, 20, 30], [.1, .2, .3, .4], [0] * 4),
+        slow=monitor_records([0, 14, 29, 31, 45], [.1, .5, .6, .7, .8],
+                             [0] * 5))
+    picked = records_at_equal_time(curves)
+    assert picked['fast']['epoch'] == 3  # its own end: 30 s
+    assert picked['slow']['epoch'] == 2  # 29 s <= 30 s < 31 s
+    with pytest.raises(ValueError, match=r"\['slow'\].*FeatureMonitorHook"):
+        records_at_equal_time(dict(fast=curves['fast'], slow=[]))
+
+
+def saved_comparison(knn_odc, knn_dc):
+    scores = dict(pseudo_label_nmi=.5, kmeans_nmi=.6, kmeans_acc=.6)
+    return dict(
+        rows=dict(ODC=dict(scores, knn_top1=knn_odc, train_seconds=100.),
+                  DeepCluster=dict(scores, knn_top1=knn_dc,
+                                   train_seconds=140.)),
+        curves=dict(
+            ODC=monitor_records([0, 50, 100], [.1, .7, knn_odc - .02],
+                                [.1, .4, .5]),
+            DeepCluster=monitor_records([0, 70, 140], [.1, .6, .8],
+                                        [.1, .45, .6])))
+
+
+def test_command_line_seeds_summarises_the_saved_comparisons(tmp_path):
+    for seed, knn in ((0, (.80, .78)), (1, (.84, .76))):
+        (tmp_path / f'seed_{seed}').mkdir()
+        (tmp_path / f'seed_{seed}' / 'comparison.json').write_text(
+            json.dumps(saved_comparison(*knn)))
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/compare_odc_deepcluster.py',
+         '--work-dir', str(tmp_path), '--seeds', '0', '1'],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert 'seed 1: ' in result.stderr and 'not trained again' in result.stderr
+    summary = json.loads((tmp_path / 'comparison_seeds.json').read_text())
+    assert summary['ODC']['knn_top1'] == pytest.approx([.82, .02])
+    assert summary['DeepCluster']['knn_top1'] == pytest.approx([.77, .01])
+    # at ODC's 100 s DeepCluster has trained through its 70 s record
+    assert summary['DeepCluster']['equal_time/epoch'] == [1, 0]
+    assert summary['DeepCluster']['equal_time/backbone/knn_top1'] == \
+        pytest.approx([.6, 0])
+    assert summary['ODC']['equal_time/backbone/knn_top1'] == pytest.approx(
+        [.80, .02])
+    table = (tmp_path / 'comparison_seeds.md').read_text()
+    assert '| ODC | 0.5000 ± 0.0000 | 0.6000 ± 0.0000 | 0.6000 ± 0.0000 | '\
+        '0.8200 ± 0.0200 |' in table
+    assert table in result.stdout
+
+
+def test_seed_summary_refuses_different_algorithms():
+    other = saved_comparison(.8, .7)
+    other['rows'].pop('DeepCluster')
+    with pytest.raises(ValueError, match='different algorithms'):
+        summarise_seeds({0: saved_comparison(.8, .7), 1: other})

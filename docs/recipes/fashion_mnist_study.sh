@@ -76,6 +76,7 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc4-noflip) row "$1" $ODC $SHORT $AUG.flip_prob=0.0 ;;
     odc4-lr0.12) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.12 ;;
     odc4-lr0.03) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.03 ;;
+    odc4-lr0.24) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.24 ;;
     odc4-noreweight) row "$1" $ODC $SHORT custom_hooks.1.reweight=False ;;
     odc4-minc100) row "$1" $ODC $SHORT model.memory_bank.min_cluster=100 ;;
     odc4-neck512) row "$1" $ODC $SHORT model.neck.hid_channels=512 \
@@ -109,19 +110,20 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     dc4-crop0.3) row "$1" $DC $SHORT \
         "$AUG.crop_ratio_range=(0.3,1.0)" ;;
     dc4-lr0.12) row "$1" $DC $SHORT optim_wrapper.optimizer.lr=0.12 ;;
+    dc4-lr0.24) row "$1" $DC $SHORT optim_wrapper.optimizer.lr=0.24 ;;
     *) echo "study: unknown row $1" >&2; exit 2 ;;
     esac
 }
 
 ALL="odc4-base odc4-k10 odc4-k100 odc4-mom0.2 odc4-mom0.8 odc4-crop0.3
-odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03
+odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03 odc4-lr0.24
 odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128
 odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
 odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
 odc4-sobel odc4-sobel-nojitter
 odc8-base odc8-recluster odc8-recluster-pca dc4-base dc4-k10
-dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-batchaug dc4-sobel"
+dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-batchaug dc4-sobel"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)
 for name in "${rows[@]}"; do run_row "$name"; done

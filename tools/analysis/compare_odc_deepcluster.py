@@ -4,7 +4,8 @@ Usage::
 
     python tools/analysis/compare_odc_deepcluster.py [--work-dir DIR]
         [--odc-config FILE] [--deepcluster-config FILE]
-        [--seed S] [--kmeans-seeds N] [--knn-k K] [--num-workers N]
+        [--seed S | --seeds S [S ...]] [--kmeans-seeds N] [--knn-k K]
+        [--num-workers N]
 
 Both default configs use the same backbone, number of clusters, optimizer,
 schedule and images seen (8 epochs x 60,000). Writes ``comparison.md`` and
@@ -16,8 +17,17 @@ With FeatureMonitorHook in the configs (the defaults have it) it also draws
 both runs' curves on the same axes: kNN top-1, k-means and pseudo-label
 NMI, loss and label change ratio, by epoch (``training_curves.png``) and by
 training wall time (``training_curves_time.png``).
+
+With ``--seeds 0 1 ...`` it runs the comparison once per training seed into
+``DIR/seed_S`` (a seed whose ``comparison.json`` is there already is not
+trained again) and writes ``comparison_seeds.md`` / ``.json``: mean and
+spread over the seeds of the test scores, and of the validation scores at
+equal training wall time (each run's last monitor record within the
+fastest run's time).
 """
 import argparse
+import copy
+import json
 import os.path as osp
 import sys
 
@@ -48,11 +58,18 @@ def parse_args() -> argparse.Namespace:
         '--deepcluster-config',
         default=osp.join(REPO, DEEPCLUSTER),
         help='DeepCluster config')
-    parser.add_argument(
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument(
         '--seed',
         type=int,
         help="training seed of both runs (randomness.seed; default: the "
-        "configs'); one work dir per seed gives the spread over seeds")
+        "configs')")
+    seeds.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        help='several training seeds: one comparison each in '
+        'WORK_DIR/seed_S, then their mean and spread')
     parser.add_argument(
         '--kmeans-seeds',
         type=int,
@@ -80,30 +97,77 @@ def set_training_seed(configs, seed: int) -> None:
         cfg.merge_from_dict({'randomness.seed': seed})
 
 
+def compare(configs: dict, work_dir: str, args: argparse.Namespace) -> str:
+    """Train and score ``configs`` into ``work_dir``; return the table."""
+    from mmodc.analysis.algorithm_comparison import AlgorithmComparison
+    comparison = AlgorithmComparison(
+        configs,
+        work_dir,
+        kmeans_seeds=range(args.kmeans_seeds),
+        knn_k=args.knn_k,
+        num_workers=args.num_workers,
+        logger=log)
+    table = comparison.run()
+    log(f'Table written to {osp.join(work_dir, "comparison.md")}')
+    return table
+
+
+def compare_over_seeds(configs: dict, args: argparse.Namespace) -> str:
+    """One comparison per seed of ``args.seeds`` (those already in the
+    work dir are read, not trained again), then their summary."""
+    from mmodc.analysis.comparison_summary import seed_table, summarise_seeds
+    comparisons = {}
+    for seed in args.seeds:
+        seed_dir = osp.join(args.work_dir, f'seed_{seed}')
+        saved = osp.join(seed_dir, 'comparison.json')
+        if osp.isfile(saved):
+            log(f'seed {seed}: {saved} exists, not trained again')
+        else:
+            seeded = copy.deepcopy(configs)
+            set_training_seed(seeded.values(), seed)
+            compare(seeded, seed_dir, args)
+        with open(saved) as file:
+            comparisons[seed] = json.load(file)
+    summary = summarise_seeds(comparisons)
+    text = '\n'.join([
+        '# ODC vs DeepCluster over training seeds', '',
+        seed_table(summary, args.seeds), '',
+        'Test split at equal images seen (the columns of each '
+        '`seed_S/comparison.md`), and the validation scores of '
+        'FeatureMonitorHook at equal training wall time: each run\'s last '
+        'record within the training time of the seed\'s fastest run '
+        '(equal time: epoch and s say which record).', ''
+    ])
+    for name, content in (('comparison_seeds.md', text),
+                          ('comparison_seeds.json', json.dumps(
+                              summary, indent=2))):
+        with open(osp.join(args.work_dir, name), 'w') as file:
+            file.write(content)
+    log(f'Summary written to {osp.join(args.work_dir, "comparison_seeds.md")}')
+    return text
+
+
+def log(message: str) -> None:
+    """Progress on stderr (the table goes to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def main() -> None:
     """Train both, score both, print the table."""
     args = parse_args()
     import_mmodc()
-    from mmodc.analysis.algorithm_comparison import AlgorithmComparison
-
     for path in (args.odc_config, args.deepcluster_config):
         if not osp.isfile(path):
             sys.exit(f'compare_odc_deepcluster.py: config {path} not found.')
     configs = dict(
         ODC=Config.fromfile(args.odc_config),
         DeepCluster=Config.fromfile(args.deepcluster_config))
+    if args.seeds:
+        print(compare_over_seeds(configs, args))
+        return
     if args.seed is not None:
         set_training_seed(configs.values(), args.seed)
-    comparison = AlgorithmComparison(
-        configs,
-        args.work_dir,
-        kmeans_seeds=range(args.kmeans_seeds),
-        knn_k=args.knn_k,
-        num_workers=args.num_workers,
-        logger=lambda message: print(message, file=sys.stderr, flush=True))
-    print(comparison.run())
-    print('Table written to '
-          f'{osp.join(args.work_dir, "comparison.md")}', file=sys.stderr)
+    print(compare(configs, args.work_dir, args))
 
 
 if __name__ == '__main__':
