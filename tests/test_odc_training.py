@@ -135,3 +135,33 @@ def test_recluster_interval_reclusters_the_memory_each_epoch(
     torch.testing.assert_close(
         memory.cluster_counts,
         torch.bincount(memory.label_bank, minlength=memory.num_classes))
+
+
+@pytest.mark.parametrize('memory_type', ['ODCMemory', 'ShardedODCMemory'])
+def test_initial_clustering_on_whitened_pca_keeps_the_embeddings(
+        small_cfg, memory_type):
+    """``clustering.pca_dim > 0`` with ``init_memory``: k-means runs on the
+    whitened PCA of the embeddings, as DeepCluster clusters; the memory
+    holds the unit-norm embeddings themselves (its feat_dim)."""
+    from mmodc.clustering import kmeans, preprocess_features
+    from mmodc.engine.extractor import extract_features
+    cluster_hook = small_cfg.custom_hooks[0]
+    cluster_hook.clustering.pca_dim = 4
+    small_cfg.model.memory_bank.type = memory_type
+    runner = Runner.from_cfg(small_cfg)
+    runner.call_hook('before_train')
+    memory = runner.model.memory_bank
+    embeddings = extract_features(
+        runner.model, runner.build_dataloader(cluster_hook.extract_dataloader))
+    torch.testing.assert_close(memory.feature_bank,
+                               preprocess_features(embeddings))
+    if memory_type == 'ShardedODCMemory':
+        # its k-means trains on a sample (sampled_kmeans, compared with
+        # kmeans in tests/test_sharded_memory.py)
+        assert memory.label_bank.unique().numel() == 10
+        return
+    expected, _ = kmeans(preprocess_features(embeddings, 4), 10,
+                         seed=runner.seed)
+    assert torch.equal(memory.label_bank, expected)
+    plain, _ = kmeans(preprocess_features(embeddings), 10, seed=runner.seed)
+    assert not torch.equal(memory.label_bank, plain)

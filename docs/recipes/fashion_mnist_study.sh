@@ -79,6 +79,19 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc4-lr0.24) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.24 ;;
     odc4-noreweight) row "$1" $ODC $SHORT custom_hooks.1.reweight=False ;;
     odc4-minc100) row "$1" $ODC $SHORT model.memory_bank.min_cluster=100 ;;
+    odc4-k20) row "$1" $ODC $SHORT model.head.num_classes=20 \
+        model.memory_bank.num_classes=20 custom_hooks.0.clustering.k=20 ;;
+    odc4-k50) row "$1" $ODC $SHORT model.head.num_classes=50 \
+        model.memory_bank.num_classes=50 custom_hooks.0.clustering.k=50 ;;
+    # the initial clustering on whitened PCA-64, as DeepCluster clusters
+    odc4-initpca) row "$1" $ODC $SHORT custom_hooks.0.clustering.pca_dim=64 ;;
+    odc4-centroids1) row "$1" $ODC $SHORT \
+        custom_hooks.1.centroids_update_interval=1 ;;
+    odc4-rwpow1) row "$1" $ODC $SHORT custom_hooks.1.reweight_pow=1.0 ;;
+    # the cluster head at 4x the LR (its classes move; DeepCluster
+    # re-initialises its head every epoch)
+    odc4-headlr4) row "$1" $ODC $SHORT \
+        optim_wrapper.paramwise_cfg.custom_keys.head.lr_mult=4.0 ;;
     odc4-neck512) row "$1" $ODC $SHORT model.neck.hid_channels=512 \
         model.neck.out_channels=256 model.head.in_channels=256 \
         model.memory_bank.feat_dim=256 ;;
@@ -111,19 +124,22 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
         "$AUG.crop_ratio_range=(0.3,1.0)" ;;
     dc4-lr0.12) row "$1" $DC $SHORT optim_wrapper.optimizer.lr=0.12 ;;
     dc4-lr0.24) row "$1" $DC $SHORT optim_wrapper.optimizer.lr=0.24 ;;
+    dc4-lr0.48) row "$1" $DC $SHORT optim_wrapper.optimizer.lr=0.48 ;;
+    dc4-lr0.96) row "$1" $DC $SHORT optim_wrapper.optimizer.lr=0.96 ;;
     *) echo "study: unknown row $1" >&2; exit 2 ;;
     esac
 }
 
 ALL="odc4-base odc4-k10 odc4-k100 odc4-mom0.2 odc4-mom0.8 odc4-crop0.3
 odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03 odc4-lr0.24
-odc4-noreweight odc4-minc100 odc4-neck512 odc4-batch128
+odc4-noreweight odc4-minc100 odc4-k20 odc4-k50 odc4-initpca
+odc4-centroids1 odc4-rwpow1 odc4-headlr4 odc4-neck512 odc4-batch128
 odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
 odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
 odc4-sobel odc4-sobel-nojitter
 odc8-base odc8-recluster odc8-recluster-pca dc4-base dc4-k10
-dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-batchaug dc4-sobel"
+dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-lr0.48 dc4-lr0.96 dc4-batchaug dc4-sobel"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)
 for name in "${rows[@]}"; do run_row "$name"; done

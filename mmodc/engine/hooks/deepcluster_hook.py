@@ -43,10 +43,12 @@ class DeepClusterHook(Hook):
     are fitted on a sample gathered from all ranks and each rank projects
     and assigns its own rows. Then either:
 
-    - ``init_memory=True`` (ODC, CODC): the features and labels fill
-      ``model.memory_bank`` (for CODC, every member's memory with that
-      member's embeddings, clustered separately and saved as
-      ``cluster_epoch_0_<member>.npy``); skipped when the memories were
+    - ``init_memory=True`` (ODC, CODC): the labels and the L2-normalised
+      embeddings fill ``model.memory_bank`` (k-means runs on their whitened
+      PCA when ``pca_dim > 0``; the memory keeps the embeddings themselves,
+      in the space the network trains them in); for CODC, every member's
+      memory with that member's embeddings, clustered separately and saved
+      as ``cluster_epoch_0_<member>.npy``. Skipped when the memories were
       restored from a checkpoint.
     - otherwise (DeepCluster): the labels go to the training set (a
       :class:`DeepClusterDataset`), to the sampler when ``unif_sampling``
@@ -266,9 +268,12 @@ class DeepClusterHook(Hook):
                 labels = self._init_sharded_memory(runner, memory, part, idx,
                                                    seed)
                 continue
-            part = preprocess_features(part, self.pca_dim)
-            labels = self._cluster(runner, part, seed, epochs_trained, name)
-            memory.init_memory(part, labels)
+            bank = preprocess_features(part)
+            clustered = (preprocess_features(part, self.pca_dim)
+                         if self.pca_dim > 0 else bank)
+            labels = self._cluster(runner, clustered, seed, epochs_trained,
+                                   name)
+            memory.init_memory(bank, labels)
         return labels
 
     def _cluster_sampled(self, runner, model: nn.Module, dataloader,
@@ -333,7 +338,8 @@ class DeepClusterHook(Hook):
         every feature: each rank has extracted its own samples (the
         extraction sampler deals them out as the memory does), PCA (if any)
         and k-means are fitted on a sample (``clustering.sample_size``) and
-        each rank projects and assigns its own.
+        each rank projects and assigns its own; the memory keeps the
+        L2-normalised embeddings.
 
         Args:
             memory (nn.Module): The :class:`ShardedODCMemory`.
@@ -351,8 +357,10 @@ class DeepClusterHook(Hook):
                 f'(samples rank, rank + {memory.world_size}, ...): use '
                 "sampler=dict(type='DefaultSampler', shuffle=False, "
                 'round_up=False).')
-        features, labels = self._sampled_clustering(features, idx, seed)
-        memory.init_memory_local(features, labels)
+        clustered, labels = self._sampled_clustering(features, idx, seed)
+        bank = preprocess_features(features) if self.pca_dim > 0 else \
+            clustered
+        memory.init_memory_local(bank, labels)
         self._log_sizes(runner, memory.cluster_counts,
                         f'a sample of the {memory.length} sharded features')
         return labels
