@@ -120,6 +120,8 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc8-recluster-pca) row "$1" $ODC $RECLUSTER_PCA ;;
     odc8-recluster) row "$1" $ODC custom_hooks.1.recluster_interval=1 ;;
     odc8-base) row "$1" $ODC ;;
+    odc8-lr0.12-recluster-pca) row "$1" $ODC optim_wrapper.optimizer.lr=0.12 \
+        $RECLUSTER_PCA ;;
     dc4-base) row "$1" $DC $SHORT ;;
     dc4-k10) row "$1" $DC $SHORT model.head.num_classes=10 \
         custom_hooks.0.clustering.k=10 ;;
@@ -144,7 +146,7 @@ odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
 odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
 odc4-sobel odc4-sobel-nojitter
-odc8-base odc8-recluster odc8-recluster-pca dc4-base dc4-k10
+odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-lr0.48 dc4-lr0.96 dc4-batchaug dc4-sobel"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)
