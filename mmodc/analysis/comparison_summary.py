@@ -82,7 +82,16 @@ def summarise_seeds(
 
 def seed_table(summary: Dict[str, Dict[str, Tuple]], seeds: Sequence[int]
                ) -> str:
-    """The summary as a markdown table (mean ± std over ``seeds``)."""
+    """The summary as a markdown table.
+
+    Args:
+        summary (dict): :func:`summarise_seeds`'s result.
+        seeds (Sequence[int]): The training seeds it averages.
+
+    Returns:
+        str: The table (mean ± population std), under a line naming the
+        seeds.
+    """
 
     def cell(scores, key, digits=4):
         mean, std = scores[key]
