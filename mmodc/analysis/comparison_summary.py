@@ -10,7 +10,7 @@ within the training time of the seed's fastest run.
 """
 from typing import Dict, List, Sequence, Tuple
 
-import numpy as np
+from mmodc.evaluation.functional import mean_and_std
 
 TEST_SCORES = ('pseudo_label_nmi', 'kmeans_nmi', 'kmeans_acc', 'knn_top1')
 MONITOR_SCORES = ('backbone/knn_top1', 'backbone/nmi')
@@ -38,12 +38,6 @@ def records_at_equal_time(curves: Dict[str, List[dict]]) -> Dict[str, dict]:
         name: [r for r in records if r['train_seconds'] <= budget][-1]
         for name, records in curves.items()
     }
-
-
-def mean_and_std(values: Sequence[float]) -> Tuple[float, float]:
-    """Mean and population standard deviation, as the study tables."""
-    values = np.asarray(values, dtype=np.float64)
-    return float(values.mean()), float(values.std())
 
 
 def summarise_seeds(

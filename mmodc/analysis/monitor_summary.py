@@ -4,7 +4,7 @@ import re
 from collections import defaultdict
 from typing import Dict, List, Mapping, Sequence
 
-import numpy as np
+from mmodc.evaluation.functional import mean_and_std
 
 #: Column title -> record key of the summary table.
 SUMMARY_COLUMNS = {
@@ -72,9 +72,8 @@ def summarize_runs(runs: Mapping[str, Sequence[dict]]) -> List[dict]:
                    epochs=sorted({final['epoch'] for final in finals}))
         for key in SUMMARY_COLUMNS.values():
             if all(key in final for final in finals):
-                values = np.array([final[key] for final in finals], float)
-                row[key] = float(values.mean())
-                row[f'{key}_std'] = float(values.std())
+                row[key], row[f'{key}_std'] = mean_and_std(
+                    [final[key] for final in finals])
         rows.append(row)
     return rows
 

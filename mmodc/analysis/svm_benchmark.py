@@ -21,6 +21,7 @@ from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
 from mmodc.engine.extractor import extract_features
+from mmodc.evaluation.functional import mean_and_std
 from mmodc.evaluation.svm import SvmTargets, low_shot_svm, voc07_svm
 from .knn_benchmark import dataset_labels
 
@@ -228,8 +229,8 @@ def _seed_summary(rows: List[dict]) -> tuple:
         return None
     if len(rows) == 1:
         return 100 * rows[0]['map_mean'], 100 * rows[0]['map_std']
-    means = np.array([row['map_mean'] for row in rows])
-    return 100 * means.mean(), 100 * means.std()
+    mean, std = mean_and_std([row['map_mean'] for row in rows])
+    return 100 * mean, 100 * std
 
 
 def low_shot_comparison_table(comparison: Dict[str, Dict[str, tuple]]) -> str:

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from mmodc.clustering import kmeans, preprocess_features
-from .functional import clustering_scores, knn_accuracy
+from .functional import clustering_scores, knn_accuracy, mean_and_std
 
 
 def kmeans_scores(features: torch.Tensor,
@@ -36,9 +36,8 @@ def kmeans_scores(features: torch.Tensor,
         runs.append(clustering_scores(labels, assignment.cpu().numpy()))
     result = {}
     for key in runs[0]:
-        values = np.array([run[key] for run in runs])
-        result[key] = float(values.mean())
-        result[f'{key}_std'] = float(values.std())
+        result[key], result[f'{key}_std'] = mean_and_std(
+            [run[key] for run in runs])
     return result
 
 

@@ -99,7 +99,16 @@ def set_training_seed(configs, seed: int) -> None:
 
 
 def compare(configs: dict, work_dir: str, args: argparse.Namespace) -> str:
-    """Train and score ``configs`` into ``work_dir``; return the table."""
+    """Train and score ``configs`` into ``work_dir``.
+
+    Args:
+        configs (dict): Algorithm name -> training config.
+        work_dir (str): Output folder (one sub-folder per algorithm).
+        args (argparse.Namespace): The command line (scoring options).
+
+    Returns:
+        str: The comparison table.
+    """
     from mmodc.analysis.algorithm_comparison import AlgorithmComparison
     comparison = AlgorithmComparison(
         configs,
@@ -115,7 +124,15 @@ def compare(configs: dict, work_dir: str, args: argparse.Namespace) -> str:
 
 def compare_over_seeds(configs: dict, args: argparse.Namespace) -> str:
     """One comparison per seed of ``args.seeds`` (those already in the
-    work dir are read, not trained again), then their summary."""
+    work dir are read, not trained again), then their summary.
+
+    Args:
+        configs (dict): Algorithm name -> training config (not changed).
+        args (argparse.Namespace): The command line.
+
+    Returns:
+        str: The summary written to ``comparison_seeds.md``.
+    """
     from mmodc.analysis.comparison_summary import seed_table, summarise_seeds
     comparisons = {}
     for seed in args.seeds:
