@@ -4,7 +4,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import shrink_config
+from conftest import REPO, shrink_config
 from mmengine.config import Config
 from mmengine.runner import Runner
 from sklearn.metrics import normalized_mutual_info_score
@@ -113,15 +113,13 @@ def test_a_recluster_pca_dim_without_an_interval_is_an_error():
                    recluster_pca_dim=64).recluster_pca_dim == 64
 
 
-def test_recluster_interval_reclusters_the_memory_each_epoch(
+def test_the_quickstart_reclusters_the_memory_each_epoch(
         small_cfg, monkeypatch):
-    """With ``recluster_interval=1`` the memory is clustered afresh by
-    k-means after every epoch (seeds 1, 2, ...) on the hook's PCA
-    dimension, and the run goes on with consistent statistics."""
+    """The quickstart config (``ODCHook(recluster_interval=1,
+    recluster_pca_dim=64)``) clusters the memory afresh by k-means after
+    every epoch (seeds 1, 2, ...) on its whitened PCA-64, and the run goes
+    on with consistent statistics."""
     from mmodc.models.memories.odc_memory import ODCMemory
-    odc_hook = next(h for h in small_cfg.custom_hooks if h.type == 'ODCHook')
-    odc_hook.recluster_interval = 1
-    odc_hook.recluster_pca_dim = 4
     small_cfg.train_cfg.max_epochs = 2
     calls, recluster = [], ODCMemory.recluster
 
@@ -131,10 +129,31 @@ def test_recluster_interval_reclusters_the_memory_each_epoch(
 
     monkeypatch.setattr(ODCMemory, 'recluster', recording)
     memory = train(small_cfg).model.memory_bank
-    assert calls == [(1, 4), (2, 4)]
+    assert calls == [(1, 64), (2, 64)]
     torch.testing.assert_close(
         memory.cluster_counts,
         torch.bincount(memory.label_bank, minlength=memory.num_classes))
+
+
+@pytest.mark.parametrize('config', [
+    'odc/odc_resnet18-w16_1xb256-steplr-40e_fashionmnist.py',
+    'codc/codc-3models-independent_resnet18-w16_1xb256-steplr-8e_'
+    'fashionmnist.py'
+])
+def test_configs_measured_without_reclustering_keep_the_reference_hooks(
+        quickstart_cfg, config):
+    """The 40-epoch and CODC Fashion-MNIST configs, whose results were
+    measured before the quickstart re-clustered its memory, keep the
+    reference's hooks: the quickstart's, without the re-clustering."""
+    hooks = Config.fromfile(osp.join(REPO, 'configs', 'selfsup',
+                                     config)).custom_hooks
+    assert hooks == quickstart_cfg.reference_hooks
+    odc_hooks = [hook for hook in hooks if hook.type == 'ODCHook']
+    assert len(odc_hooks) == 1 and 'recluster_interval' not in odc_hooks[0]
+    differing = [(mine, theirs) for mine, theirs in
+                 zip(quickstart_cfg.custom_hooks, hooks) if mine != theirs]
+    assert differing == [(dict(odc_hooks[0], recluster_interval=1,
+                               recluster_pca_dim=64), odc_hooks[0])]
 
 
 @pytest.mark.parametrize('memory_type', ['ODCMemory', 'ShardedODCMemory'])

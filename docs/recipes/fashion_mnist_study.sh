@@ -79,6 +79,17 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc4-lr0.24) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.24 ;;
     odc4-lr0.12-recluster-pca) row "$1" $ODC $SHORT \
         optim_wrapper.optimizer.lr=0.12 $RECLUSTER_PCA ;;
+    # DeepCluster's best LR with the whitened re-clustering every epoch
+    odc4-lr0.24-recluster-pca) row "$1" $ODC $SHORT \
+        optim_wrapper.optimizer.lr=0.24 $RECLUSTER_PCA ;;
+    # with the re-clustering: more weight to the new feature in the memory
+    # (its untrained start fades faster before each k-means)
+    odc4-lr0.12-recluster-pca-mom0.8) row "$1" $ODC $SHORT \
+        optim_wrapper.optimizer.lr=0.12 $RECLUSTER_PCA \
+        model.memory_bank.momentum=0.8 ;;
+    odc4-lr0.12-recluster-pca-mom1.0) row "$1" $ODC $SHORT \
+        optim_wrapper.optimizer.lr=0.12 $RECLUSTER_PCA \
+        model.memory_bank.momentum=1.0 ;;
     # a signed embedding (no ReLU after the neck's last layer)
     odc4-lr0.12-signed) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.12 \
         model.neck.final_relu=False ;;
@@ -139,7 +150,8 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
 
 ALL="odc4-base odc4-k10 odc4-k100 odc4-mom0.2 odc4-mom0.8 odc4-crop0.3
 odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03 odc4-lr0.24
-odc4-lr0.12-recluster-pca odc4-lr0.12-signed
+odc4-lr0.12-recluster-pca odc4-lr0.24-recluster-pca
+odc4-lr0.12-recluster-pca-mom0.8 odc4-lr0.12-recluster-pca-mom1.0 odc4-lr0.12-signed
 odc4-noreweight odc4-minc100 odc4-k20 odc4-k50 odc4-initpca
 odc4-centroids1 odc4-rwpow1 odc4-headlr4 odc4-neck512 odc4-batch128
 odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221

@@ -87,7 +87,10 @@ def train_timed(cfg: Config) -> Dict:
             watch.wrap(hook, 'measure', 'monitor')
     memory = getattr(model, 'memory_bank', None)
     if memory is not None:
-        watch.wrap(memory, 'update_samples_memory', 'online')
+        # the memory's updates, and its re-clusterings where the ODCHook
+        # asks for them
+        for method in ('update_samples_memory', 'recluster'):
+            watch.wrap(memory, method, 'online')
     start = time.perf_counter()
     runner.train()
     total = time.perf_counter() - start - watch.seconds['monitor']

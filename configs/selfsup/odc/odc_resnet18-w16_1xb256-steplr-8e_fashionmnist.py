@@ -34,7 +34,10 @@ model = dict(
         num_classes=num_classes,
         min_cluster=20))
 
-custom_hooks = [
+# ODC's hooks as in the reference: the memory's labels change only online.
+# The 40-epoch and CODC configs keep these (custom_hooks =
+# {{_base_.reference_hooks}}): their results were measured with them.
+reference_hooks = [
     dict(
         type='DeepClusterHook',
         extract_dataloader={{_base_.extract_dataloader}},
@@ -62,6 +65,15 @@ custom_hooks = [
         type='BatchNormCalibrationHook',
         dataloader={{_base_.calibration_dataloader}},
         num_batches=10),
+]
+# The quickstart adds a k-means re-clustering of the memory after every
+# epoch, on its whitened PCA-64 (as DeepCluster clusters its features).
+# Chosen on the validation split over 8 epochs and 2 seeds at LR 0.12
+# (2026-12-07, docs/recipes/fashion_mnist.md): kNN 0.828 vs 0.819, k-means
+# NMI 0.640 vs 0.622, ACC +3.1 points.
+custom_hooks = [
+    dict(hook, recluster_interval=1, recluster_pca_dim=64)
+    if hook['type'] == 'ODCHook' else hook for hook in reference_hooks
 ]
 
 default_hooks = dict(

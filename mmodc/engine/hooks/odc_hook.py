@@ -131,10 +131,10 @@ class ODCHook(Hook):
                                            pca_dim=self.recluster_pca_dim)
                 memory.update_class_weights(
                     self.reweight_pow if self.reweight else 0.)
+                memory_name = f'memory {name}' if name else 'memory'
                 runner.logger.info(
-                    f'ODC: memory {name or ""} re-clustered by k-means after '
-                    f'epoch {runner.epoch + 1}: {changed:.1%} of the labels '
-                    'changed')
+                    f'ODC: {memory_name} re-clustered by k-means after epoch '
+                    f'{runner.epoch + 1}: {changed:.1%} of the labels changed')
             if (self.save_labels_interval and self.every_n_epochs(
                     runner, self.save_labels_interval)):
                 # every rank takes part: a sharded memory gathers the labels
