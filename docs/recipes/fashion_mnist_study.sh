@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ODC=configs/selfsup/odc/odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py
+ODC40=configs/selfsup/odc/odc_resnet18-w16_1xb256-steplr-40e_fashionmnist.py
 DC=configs/selfsup/deepcluster/deepcluster_resnet18-w16_1xb256-steplr-8e_fashionmnist.py
 # ODC with DeepCluster's neck (global average pool: no MLP)
 ODC_GAP=docs/recipes/odc_gap-neck_fashionmnist.py
@@ -131,6 +132,8 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc8-recluster-pca) row "$1" $ODC $RECLUSTER_PCA ;;
     odc8-recluster) row "$1" $ODC custom_hooks.1.recluster_interval=1 ;;
     odc8-base) row "$1" $ODC ;;
+    # the 40-epoch config (LR 0.06) with the quickstart's re-clustering
+    odc40-recluster-pca) row "$1" $ODC40 $RECLUSTER_PCA ;;
     odc8-lr0.12-recluster-pca) row "$1" $ODC optim_wrapper.optimizer.lr=0.12 \
         $RECLUSTER_PCA ;;
     dc4-base) row "$1" $DC $SHORT ;;
@@ -158,7 +161,8 @@ odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
 odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
 odc4-sobel odc4-sobel-nojitter
-odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca dc4-base dc4-k10
+odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca odc40-recluster-pca
+dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-lr0.48 dc4-lr0.96 dc4-batchaug dc4-sobel"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)

@@ -3,7 +3,8 @@
 Each config is trained in this process with the MMEngine Runner while the
 clustering work is timed: for ODC the initial clustering (one-off) and the
 per-iteration memory work (memory update in the loss, centroid updates,
-small-cluster handling), for DeepCluster every clustering (extraction,
+small-cluster handling) and the memory's re-clusterings where the ODCHook
+asks for them, for DeepCluster every clustering (extraction,
 PCA, k-means, labels handed over). The training work is the rest of the
 training wall time. The trained networks are then scored alike: NMI of
 their final pseudo-labels against the classes, k-means (k = classes) NMI /
@@ -245,8 +246,9 @@ class AlgorithmComparison:
             f'k={self.knn_k}, cosine, temperature {self.knn_temperature}, '
             'test set against the training set. Pseudo-label NMI: the '
             'labels the last epoch trained on, against the classes. '
-            'Clustering s/epoch: ODC\'s per-iteration memory work, '
-            'DeepCluster\'s extraction + PCA + k-means; the one-off column '
+            'Clustering s/epoch: ODC\'s per-iteration memory work and '
+            'its re-clusterings of the memory (if any), DeepCluster\'s '
+            'extraction + PCA + k-means; the one-off column '
             'is ODC\'s initial clustering. Times exclude the monitor\'s '
             'measurements.', ''
         ] + ([
