@@ -109,6 +109,25 @@ def test_odc_clustering_time_counts_its_reclusterings(tmp_path, monkeypatch):
     assert run['training_seconds_per_epoch'] > 0
 
 
+def test_odc_clustering_time_counts_its_extractions_after_the_first(
+        tmp_path):
+    """An ODC config whose DeepClusterHook re-extracts and re-clusters
+    after every epoch (``interval=1``): those clusterings are clustering
+    work per epoch, the first one stays the one-off."""
+    from mmodc.analysis.algorithm_comparison import train_timed
+    cfg = tiny(QUICKSTART, tmp_path)
+    cluster_hook = cfg.custom_hooks[0]
+    cluster_hook.interval = 1
+    odc_hook = cfg.custom_hooks[1]
+    odc_hook.update(recluster_interval=None, recluster_pca_dim=-1)
+    run = train_timed(cfg)
+    clusterings = next(hook for hook in run['runner'].hooks if type(
+        hook).__name__ == 'DeepClusterHook').clustering_seconds
+    assert len(clusterings) == 2  # before epoch 1 and after it (not after 2)
+    assert run['initial_clustering_seconds'] == clusterings[0]
+    assert run['clustering_seconds_per_epoch'] >= clusterings[1] / 2
+
+
 def test_command_line_rejects_a_missing_config(tmp_path):
     result = subprocess.run(
         [sys.executable, 'tools/analysis/compare_odc_deepcluster.py',

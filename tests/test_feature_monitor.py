@@ -137,3 +137,30 @@ def test_fashion_mnist_index_range_errors(quickstart_cfg, index_range):
     assert (subset[0]['img'] == full[100]['img']).all()
     assert subset[0]['sample_idx'] == 0
     assert (subset.get_gt_labels() == full.get_gt_labels()[100:110]).all()
+
+
+def test_curves_of_many_runs_draw_every_run(tmp_path):
+    """More runs than the colour cycle has colours (12 against 10): every
+    run is drawn (colours repeat) and the figure grows a legend row below
+    the panels instead of covering them."""
+    runs = {
+        f'run{index}': [
+            dict(epoch=epoch, train_seconds=10. * epoch,
+                 **{'backbone/knn_top1': 0.5 + 0.01 * index + 0.02 * epoch,
+                    'backbone/nmi': 0.2 + 0.03 * epoch,
+                    'pseudo_label_nmi': 0.1 + 0.03 * epoch})
+            for epoch in range(3)
+        ] for index in range(12)
+    }
+    few = plot_training_curves(dict(list(runs.items())[:2]),
+                               str(tmp_path / 'few.png'))
+    many = plot_training_curves(runs, str(tmp_path / 'many.png'))
+    knn = many['kNN top-1 (validation)']
+    assert sorted(knn) == sorted(runs)
+    assert knn['run11'][:, 1].tolist() == pytest.approx(
+        [r['backbone/knn_top1'] for r in runs['run11']])
+    assert len(few['kNN top-1 (validation)']) == 2
+    from PIL import Image
+    heights = [Image.open(tmp_path / name).size[1]
+               for name in ('few.png', 'many.png')]
+    assert heights[1] > heights[0]

@@ -30,6 +30,11 @@ CENTROID="model.head.type=CentroidClsHead model.neck.final_relu=False"
 # k-means of the memory after every epoch on its whitened PCA-64 (as
 # DeepCluster clusters its extracted features)
 RECLUSTER_PCA="custom_hooks.1.recluster_interval=1 custom_hooks.1.recluster_pca_dim=64"
+# the memory re-filled before every epoch with embeddings extracted as
+# DeepCluster extracts (eval mode, un-augmented images), k-means of their
+# whitened PCA-64, instead of re-clustering the training-view embeddings
+REEXTRACT="custom_hooks.0.interval=1 custom_hooks.0.clustering.pca_dim=64
+custom_hooks.1.recluster_interval=None custom_hooks.1.recluster_pca_dim=-1"
 
 row() {  # row NAME CONFIG OPTIONS...  (NAME-seedN: with randomness.seed=N)
     local name=$1 config=$2
@@ -91,6 +96,8 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc4-lr0.12-recluster-pca-mom1.0) row "$1" $ODC $SHORT \
         optim_wrapper.optimizer.lr=0.12 $RECLUSTER_PCA \
         model.memory_bank.momentum=1.0 ;;
+    odc4-reextract) row "$1" $ODC $SHORT $REEXTRACT ;;
+    odc8-reextract) row "$1" $ODC $REEXTRACT ;;
     # a signed embedding (no ReLU after the neck's last layer)
     odc4-lr0.12-signed) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.12 \
         model.neck.final_relu=False ;;
@@ -154,14 +161,15 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
 ALL="odc4-base odc4-k10 odc4-k100 odc4-mom0.2 odc4-mom0.8 odc4-crop0.3
 odc4-crop0.8 odc4-jitter0.4 odc4-noflip odc4-lr0.12 odc4-lr0.03 odc4-lr0.24
 odc4-lr0.12-recluster-pca odc4-lr0.24-recluster-pca
-odc4-lr0.12-recluster-pca-mom0.8 odc4-lr0.12-recluster-pca-mom1.0 odc4-lr0.12-signed
+odc4-lr0.12-recluster-pca-mom0.8 odc4-lr0.12-recluster-pca-mom1.0 odc4-reextract
+odc4-lr0.12-signed
 odc4-noreweight odc4-minc100 odc4-k20 odc4-k50 odc4-initpca
 odc4-centroids1 odc4-rwpow1 odc4-headlr4 odc4-neck512 odc4-batch128
 odc4-lr0.12-noreweight odc4-wd5e-4 odc4-minc500 odc4-stride2221
 odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
 odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
 odc4-sobel odc4-sobel-nojitter
-odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca odc40-recluster-pca
+odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca odc40-recluster-pca odc8-reextract
 dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-lr0.48 dc4-lr0.96 dc4-batchaug dc4-sobel"
 rows=("$@")

@@ -1,4 +1,5 @@
 """Training curves from FeatureMonitorHook records."""
+import itertools
 import json
 import os.path as osp
 from typing import Dict, List, Mapping, Sequence
@@ -68,6 +69,30 @@ def load_monitor_records(source: str) -> List[dict]:
     return list(records)
 
 
+#: Most runs named in each panel's own legend; more go in one legend below.
+PANEL_LEGEND_RUNS = 4
+#: Columns and height per row (inches) of the legend below the panels.
+LEGEND_COLUMNS = 4
+LEGEND_ROW_INCHES = 0.25
+
+
+def _legend_below(fig, colours: Mapping[str, str], height: float) -> None:
+    """One legend under the panels: a line per run in its colour, and the
+    two line styles of the NMI panel."""
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=colour, marker='o', markersize=3,
+                      label=name) for name, colour in colours.items()]
+    handles += [
+        Line2D([], [], color='grey', label='NMI panel: k-means (solid)'),
+        Line2D([], [], color='grey', linestyle='--',
+               label='pseudo-labels (dashed)')
+    ]
+    fig_height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, height / fig_height, 1, 1))
+    fig.legend(handles=handles, loc='lower center', ncol=LEGEND_COLUMNS,
+               fontsize=8, frameon=False)
+
+
 def plot_training_curves(
         runs: Mapping[str, Sequence[dict]],
         path: str,
@@ -77,9 +102,11 @@ def plot_training_curves(
     """Draw the monitor's curves of one or more runs on shared axes.
 
     Four panels (kNN top-1, NMI, loss, label change ratio); every run has
-    one colour, the pseudo-label NMI is dashed. A run that did not record a
-    quantity (e.g. DeepCluster has no label change ratio per iteration) is
-    named in that panel instead of being left out silently.
+    one colour (colours repeat after the style's ten), the pseudo-label NMI
+    is dashed. Up to ``PANEL_LEGEND_RUNS`` runs are named in each panel's
+    legend, more in one legend below the panels. A run that did not record
+    a quantity (e.g. DeepCluster has no label change ratio per iteration)
+    is named in that panel instead of being left out silently.
 
     Args:
         runs (Mapping[str, Sequence[dict]]): Run name -> its records.
@@ -100,12 +127,19 @@ def plot_training_curves(
                          f'per run, got {counts}.')
     plt = agg_pyplot()
     panels = curve_panels(feature)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
-    colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    below = len(runs) > PANEL_LEGEND_RUNS
+    # a row per LEGEND_COLUMNS runs, with the two line styles at the end
+    legend_rows = -(-(len(runs) + 2) // LEGEND_COLUMNS) if below else 0
+    fig, axes = plt.subplots(
+        1, len(panels),
+        figsize=(4.2 * len(panels), 3.6 + LEGEND_ROW_INCHES * legend_rows))
+    colours = dict(zip(runs, itertools.cycle(
+        plt.rcParams['axes.prop_cycle'].by_key()['color'])))
     drawn: Dict[str, Dict[str, np.ndarray]] = {}
     for ax, (panel, keys) in zip(axes, panels.items()):
         missing = []
-        for colour, (name, records) in zip(colours, runs.items()):
+        for name, records in runs.items():
+            colour = colours[name]
             for style, key in zip(('-', '--'), keys):
                 points = np.array([(r[x], r[key]) for r in records
                                    if key in r and x in r], dtype=float)
@@ -123,12 +157,15 @@ def plot_training_curves(
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel(X_AXES[x])
         ax.grid(alpha=0.3)
-        if ax.lines:
+        if ax.lines and not below:
             ax.legend(fontsize=8)
         drawn[panel] = {line.get_label(): line.get_xydata()
                         for line in ax.lines}
     fig.suptitle(title)
-    fig.tight_layout()
+    if below:
+        _legend_below(fig, colours, legend_rows * LEGEND_ROW_INCHES)
+    else:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return drawn
