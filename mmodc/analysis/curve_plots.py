@@ -15,6 +15,11 @@ X_AXES = {
     'epoch': 'epoch (equal images seen)',
     'train_seconds': 'training wall time, s (monitor excluded)',
 }
+#: Most runs named in each panel's own legend; more go in one legend below.
+PANEL_LEGEND_RUNS = 4
+#: Columns and height per row (inches) of the legend below the panels.
+LEGEND_COLUMNS = 4
+LEGEND_ROW_INCHES = 0.25
 
 
 def curve_panels(feature: str) -> Dict[str, List[str]]:
@@ -69,16 +74,15 @@ def load_monitor_records(source: str) -> List[dict]:
     return list(records)
 
 
-#: Most runs named in each panel's own legend; more go in one legend below.
-PANEL_LEGEND_RUNS = 4
-#: Columns and height per row (inches) of the legend below the panels.
-LEGEND_COLUMNS = 4
-LEGEND_ROW_INCHES = 0.25
-
-
 def _legend_below(fig, colours: Mapping[str, str], height: float) -> None:
     """One legend under the panels: a line per run in its colour, and the
-    two line styles of the NMI panel."""
+    two line styles of the NMI panel; the panels are laid out above it.
+
+    Args:
+        fig (matplotlib.figure.Figure): The figure of the panels.
+        colours (Mapping[str, str]): Run name -> its line colour.
+        height (float): Inches kept free for the legend at the bottom.
+    """
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], color=colour, marker='o', markersize=3,
                       label=name) for name, colour in colours.items()]
