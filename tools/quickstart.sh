@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ODC quickstart: install what is missing, train ODC on Fashion-MNIST's
-# 60,000 training images on the CPU (about 10 minutes on 2 cores), then
-# evaluate the checkpoint and print the report.
+# 60,000 training images on the CPU (5-6 minutes in all on a 2-core CPU in
+# 2026-12; about twice that on slower ones), then evaluate the checkpoint
+# and print the report.
 #
 # Usage: bash tools/quickstart.sh [WORK_DIR]     (default work_dirs/quickstart)
 #        PYTHON=/path/to/python bash tools/quickstart.sh
