@@ -98,6 +98,9 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
         model.memory_bank.momentum=1.0 ;;
     odc4-reextract) row "$1" $ODC $SHORT $REEXTRACT ;;
     odc8-reextract) row "$1" $ODC $REEXTRACT ;;
+    # with fresh labels every epoch, DeepCluster's LR
+    odc8-reextract-lr0.24) row "$1" $ODC $REEXTRACT \
+        optim_wrapper.optimizer.lr=0.24 ;;
     # a signed embedding (no ReLU after the neck's last layer)
     odc4-lr0.12-signed) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.12 \
         model.neck.final_relu=False ;;
@@ -170,7 +173,7 @@ odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
 odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
 odc4-sobel odc4-sobel-nojitter
 odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca odc40-recluster-pca odc8-reextract
-dc4-base dc4-k10
+odc8-reextract-lr0.24 dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-lr0.48 dc4-lr0.96 dc4-batchaug dc4-sobel"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)
