@@ -15,12 +15,14 @@ from test_deepcluster import DEEPCLUSTER_FMNIST
 from mmodc.analysis.algorithm_comparison import (
     AlgorithmComparison,
     Stopwatch,
+    train_timed,
 )
 from mmodc.analysis.comparison_summary import (
     records_at_equal_time,
     summarise_seeds,
 )
 from mmodc.datasets import FashionMNIST
+from mmodc.engine.hooks import DeepClusterHook
 from mmodc.evaluation import normalized_mutual_info
 
 
@@ -94,7 +96,6 @@ def test_odc_clustering_time_counts_its_reclusterings(tmp_path, monkeypatch):
     """The quickstart re-clusters its memory after every epoch: that is ODC
     clustering work, counted in its clustering seconds per epoch (here a
     re-clustering made 0.4 s slower)."""
-    from mmodc.analysis.algorithm_comparison import train_timed
     from mmodc.models.memories.odc_memory import ODCMemory
     recluster = ODCMemory.recluster
 
@@ -114,15 +115,14 @@ def test_odc_clustering_time_counts_its_extractions_after_the_first(
     """An ODC config whose DeepClusterHook re-extracts and re-clusters
     after every epoch (``interval=1``): those clusterings are clustering
     work per epoch, the first one stays the one-off."""
-    from mmodc.analysis.algorithm_comparison import train_timed
     cfg = tiny(QUICKSTART, tmp_path)
     cluster_hook = cfg.custom_hooks[0]
     cluster_hook.interval = 1
     odc_hook = cfg.custom_hooks[1]
     odc_hook.update(recluster_interval=None, recluster_pca_dim=-1)
     run = train_timed(cfg)
-    clusterings = next(hook for hook in run['runner'].hooks if type(
-        hook).__name__ == 'DeepClusterHook').clustering_seconds
+    clusterings = next(hook for hook in run['runner'].hooks if isinstance(
+        hook, DeepClusterHook)).clustering_seconds
     assert len(clusterings) == 2  # before epoch 1 and after it (not after 2)
     assert run['initial_clustering_seconds'] == clusterings[0]
     assert run['clustering_seconds_per_epoch'] >= clusterings[1] / 2

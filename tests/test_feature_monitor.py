@@ -7,6 +7,7 @@ import torch
 from conftest import shrink_config
 from mmengine.config import Config
 from mmengine.runner import Runner
+from PIL import Image
 from sklearn.metrics import normalized_mutual_info_score
 from test_deepcluster import DEEPCLUSTER_FMNIST
 from tiny_setup import make_image_folder
@@ -160,7 +161,6 @@ def test_curves_of_many_runs_draw_every_run(tmp_path):
     assert knn['run11'][:, 1].tolist() == pytest.approx(
         [r['backbone/knn_top1'] for r in runs['run11']])
     assert len(few['kNN top-1 (validation)']) == 2
-    from PIL import Image
     heights = [Image.open(tmp_path / name).size[1]
                for name in ('few.png', 'many.png')]
     assert heights[1] > heights[0]
