@@ -181,3 +181,43 @@ def test_initial_clustering_on_whitened_pca_keeps_the_embeddings(
     assert torch.equal(memory.label_bank, expected)
     plain, _ = kmeans(preprocess_features(embeddings), 10, seed=runner.seed)
     assert not torch.equal(memory.label_bank, plain)
+
+
+@pytest.mark.parametrize('memory_type', ['ODCMemory', 'ShardedODCMemory'])
+@pytest.mark.parametrize('match_labels', [True, False])
+def test_a_refill_matches_the_new_clusters_to_the_memory_labels(
+        small_cfg, memory_type, match_labels):
+    """A later ``DeepClusterHook`` clustering (``interval``) re-fills the
+    memory from a fresh extraction; with ``match_labels`` its k-means ids
+    are renumbered after the memory's labels (the Hungarian matching), so
+    the head's classes keep their meaning; without, k-means' own ids."""
+    from mmodc.clustering import (
+        contingency_table,
+        kmeans,
+        preprocess_features,
+        renumbering,
+    )
+    from mmodc.engine.extractor import extract_features
+    cluster_hook = small_cfg.custom_hooks[0]
+    cluster_hook.clustering.pca_dim = 4
+    cluster_hook.match_labels = match_labels
+    small_cfg.model.memory_bank.type = memory_type
+    runner = Runner.from_cfg(small_cfg)
+    runner.call_hook('before_train')
+    memory = runner.model.memory_bank
+    old = memory.label_bank.clone()
+    hook = next(hook for hook in runner.hooks
+                if type(hook).__name__ == 'DeepClusterHook')
+    hook.deepcluster(runner, 1)
+    embeddings = extract_features(
+        runner.model, runner.build_dataloader(cluster_hook.extract_dataloader))
+    fresh, _ = kmeans(preprocess_features(embeddings, 4), 10,
+                      seed=runner.seed + 1)
+    matched = renumbering(contingency_table(old, fresh, 10))[fresh]
+    assert (matched == old).sum() > (fresh == old).sum()
+    assert torch.equal(memory.label_bank, matched if match_labels else fresh)
+    torch.testing.assert_close(memory.feature_bank,
+                               preprocess_features(embeddings))
+    torch.testing.assert_close(
+        memory.cluster_counts,
+        torch.bincount(memory.label_bank, minlength=10))

@@ -32,9 +32,14 @@ CENTROID="model.head.type=CentroidClsHead model.neck.final_relu=False"
 RECLUSTER_PCA="custom_hooks.1.recluster_interval=1 custom_hooks.1.recluster_pca_dim=64"
 # the memory re-filled before every epoch with embeddings extracted as
 # DeepCluster extracts (eval mode, un-augmented images), k-means of their
-# whitened PCA-64, instead of re-clustering the training-view embeddings
-REEXTRACT="custom_hooks.0.interval=1 custom_hooks.0.clustering.pca_dim=64
+# whitened PCA-64, instead of re-clustering the training-view embeddings;
+# the new cluster ids matched to the memory's labels (so the head's classes
+# keep their meaning: DeepClusterHook(match_labels=True), 2026-12-07 later)
+REEXTRACT_MATCHED="custom_hooks.0.interval=1 custom_hooks.0.clustering.pca_dim=64
 custom_hooks.1.recluster_interval=None custom_hooks.1.recluster_pca_dim=-1"
+# the same with k-means' own ids (the head's classes reshuffled), as
+# re-fills were before match_labels
+REEXTRACT="$REEXTRACT_MATCHED custom_hooks.0.match_labels=False"
 
 row() {  # row NAME CONFIG OPTIONS...  (NAME-seedN: with randomness.seed=N)
     local name=$1 config=$2
@@ -98,6 +103,8 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
         model.memory_bank.momentum=1.0 ;;
     odc4-reextract) row "$1" $ODC $SHORT $REEXTRACT ;;
     odc8-reextract) row "$1" $ODC $REEXTRACT ;;
+    odc4-reextract-matched) row "$1" $ODC $SHORT $REEXTRACT_MATCHED ;;
+    odc8-reextract-matched) row "$1" $ODC $REEXTRACT_MATCHED ;;
     # with fresh labels every epoch, DeepCluster's LR
     odc8-reextract-lr0.24) row "$1" $ODC $REEXTRACT \
         optim_wrapper.optimizer.lr=0.24 ;;
@@ -173,7 +180,7 @@ odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
 odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
 odc4-sobel odc4-sobel-nojitter
 odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca odc40-recluster-pca odc8-reextract
-odc8-reextract-lr0.24 dc4-base dc4-k10
+odc8-reextract-lr0.24 odc4-reextract-matched odc8-reextract-matched dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-lr0.48 dc4-lr0.96 dc4-batchaug dc4-sobel"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)

@@ -49,7 +49,11 @@ class DeepClusterHook(Hook):
       in the space the network trains them in); for CODC, every member's
       memory with that member's embeddings, clustered separately and saved
       as ``cluster_epoch_0_<member>.npy``. Skipped when the memories were
-      restored from a checkpoint.
+      restored from a checkpoint. A later clustering (``interval``) re-fills
+      the memories from a fresh extraction; with ``match_labels`` its
+      cluster ids are first matched to the memory's current ones
+      (:meth:`ODCMemory.matched_labels`), so the head's classes keep their
+      meaning.
     - otherwise (DeepCluster): the labels go to the training set (a
       :class:`DeepClusterDataset`), to the sampler when ``unif_sampling``
       (a :class:`DeepClusterSampler`), the class weights of the loss are set
@@ -86,6 +90,9 @@ class DeepClusterHook(Hook):
             1.
         seed (int, optional): Base seed of k-means and of the head
             re-initialisation; defaults to the runner's seed.
+        match_labels (bool): ODC, CODC: renumber the clusters of a re-fill
+            after the memory's current labels (False: k-means' own ids, the
+            head's classes reshuffled). Defaults to True.
     """
 
     priority = 'NORMAL'
@@ -100,7 +107,8 @@ class DeepClusterHook(Hook):
                  init_memory: bool = False,
                  initial: bool = True,
                  interval: int = 1,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 match_labels: bool = True) -> None:
         if clustering.get('type', 'Kmeans') != 'Kmeans':
             raise ValueError(
                 f"DeepClusterHook: clustering.type={clustering['type']!r} is "
@@ -124,6 +132,7 @@ class DeepClusterHook(Hook):
         self.initial = initial
         self.interval = interval
         self.seed = seed
+        self.match_labels = match_labels
         #: The last assignment and the number of epochs trained before it.
         self.labels: Optional[torch.Tensor] = None
         self.labels_epoch = -1
@@ -272,7 +281,7 @@ class DeepClusterHook(Hook):
             clustered = (preprocess_features(part, self.pca_dim)
                          if self.pca_dim > 0 else bank)
             labels = self._cluster(runner, clustered, seed, epochs_trained,
-                                   name)
+                                   name, self._matched_to(memory))
             memory.init_memory(bank, labels)
         return labels
 
@@ -358,6 +367,9 @@ class DeepClusterHook(Hook):
                 "sampler=dict(type='DefaultSampler', shuffle=False, "
                 'round_up=False).')
         clustered, labels = self._sampled_clustering(features, idx, seed)
+        matching = self._matched_to(memory)
+        if matching is not None:
+            labels = matching.matched_labels(labels)
         bank = preprocess_features(features) if self.pca_dim > 0 else \
             clustered
         memory.init_memory_local(bank, labels)
@@ -365,15 +377,30 @@ class DeepClusterHook(Hook):
                         f'a sample of the {memory.length} sharded features')
         return labels
 
-    def _cluster(self, runner, features: torch.Tensor, seed: int,
-                 epochs_trained: int, name: str = '') -> torch.Tensor:
-        """k-means on rank 0, broadcast, saved, logged (``name``: the
-        memory's, when the model has several)."""
+    def _matched_to(self, memory: nn.Module) -> Optional[nn.Module]:
+        """The memory whose labels a re-fill's clusters are renumbered
+        after: ``memory`` when it is filled already and ``match_labels``."""
+        if self.match_labels and bool(memory.initialized):
+            return memory
+        return None
+
+    def _cluster(self,
+                 runner,
+                 features: torch.Tensor,
+                 seed: int,
+                 epochs_trained: int,
+                 name: str = '',
+                 matching: Optional[nn.Module] = None) -> torch.Tensor:
+        """k-means on rank 0, broadcast, renumbered after ``matching``'s
+        labels (a memory, if given), saved, logged (``name``: the memory's,
+        when the model has several)."""
         labels = torch.empty(
             features.shape[0], dtype=torch.long, device=features.device)
         if is_main_process():
             labels, _ = kmeans(features, self.num_clusters, seed=seed)
         broadcast_(labels)
+        if matching is not None:
+            labels = matching.matched_labels(labels)
         self._log_sizes(runner,
                         torch.bincount(labels, minlength=self.num_clusters),
                         f'{features.shape[0]} x {features.shape[1]} features'

@@ -554,16 +554,31 @@ class ODCMemory(BaseModule):
         Returns:
             float: The fraction of samples whose label changed.
         """
-        labels = self._kmeans_of_bank(seed, pca_dim)
-        table = self._summed_over_ranks(
-            contingency_table(self.label_bank, labels, self.num_classes))
-        labels = renumbering(table).to(labels.device)[labels]
+        labels = self.matched_labels(self._kmeans_of_bank(seed, pca_dim))
         changed = self._summed_over_ranks((labels != self.label_bank).sum())
         self.label_bank.copy_(labels)
         self.recompute_cluster_statistics()
         self.update_centroids()
         self.deal_with_small_clusters()
         return float(changed) / self.length
+
+    def matched_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """Renumber a new clustering of this rank's rows after the current
+        labels: each new cluster takes the id of the current cluster it
+        shares the most samples with (the Hungarian matching of
+        :func:`mmodc.clustering.renumbering` on the contingency table summed
+        over the ranks), so the head's classes keep their meaning.
+
+        Args:
+            labels (torch.Tensor): New cluster ids in ``[0, K)`` of the rows
+                this rank holds, in the label bank's order.
+
+        Returns:
+            torch.Tensor: The same partition, renumbered.
+        """
+        table = self._summed_over_ranks(
+            contingency_table(self.label_bank, labels, self.num_classes))
+        return renumbering(table).to(labels.device)[labels]
 
     def _kmeans_of_bank(self, seed: int, pca_dim: int) -> torch.Tensor:
         """k-means labels of this rank's bank rows (rank 0's k-means of
