@@ -178,12 +178,13 @@ def resumable_cfg(quickstart_cfg: Config, batch_size: int, work_dir: str,
     cfg.model.memory_bank.type = memory
     cfg.custom_hooks = [hook for hook in cfg.custom_hooks
                         if hook.type != 'FeatureMonitorHook']
-    # the quickstart re-clusters the memory after every epoch on its
-    # whitened PCA-64; whitening 64 components of 80 rows amplifies float
-    # rounding (which differs with the process count) into other labels,
-    # 4 components keep the re-clustering well-conditioned
-    odc_hook = next(h for h in cfg.custom_hooks if h.type == 'ODCHook')
-    odc_hook.recluster_pca_dim = 4
+    # the quickstart clusters the embeddings' whitened PCA-64; whitening
+    # 64 components of 80 rows amplifies float rounding (which differs with
+    # the process count) into other labels, 4 components keep the
+    # clusterings well-conditioned
+    cluster_hook = next(h for h in cfg.custom_hooks
+                        if h.type == 'DeepClusterHook')
+    cluster_hook.clustering.pca_dim = 4
     cfg.train_cfg.max_epochs = 1
     return cfg
 

@@ -113,23 +113,29 @@ def test_a_recluster_pca_dim_without_an_interval_is_an_error():
                    recluster_pca_dim=64).recluster_pca_dim == 64
 
 
-def test_the_quickstart_reclusters_the_memory_each_epoch(
-        small_cfg, monkeypatch):
-    """The quickstart config (``ODCHook(recluster_interval=1,
-    recluster_pca_dim=64)``) clusters the memory afresh by k-means after
-    every epoch (seeds 1, 2, ...) on its whitened PCA-64, and the run goes
-    on with consistent statistics."""
+def test_the_quickstart_refills_the_memory_each_epoch(small_cfg,
+                                                     monkeypatch):
+    """The quickstart config (``DeepClusterHook(interval=1)``, k-means on
+    the whitened PCA-64) clusters before training and re-fills the memory
+    from a fresh extraction after every epoch but the last (epochs trained
+    0, 1 of 2); the memory itself is not re-clustered, and the run goes on
+    with consistent statistics."""
+    from mmodc.engine.hooks import DeepClusterHook
     from mmodc.models.memories.odc_memory import ODCMemory
     small_cfg.train_cfg.max_epochs = 2
-    calls, recluster = [], ODCMemory.recluster
+    calls, deepcluster = [], DeepClusterHook.deepcluster
 
-    def recording(memory, seed=0, pca_dim=-1):
-        calls.append((seed, pca_dim))
-        return recluster(memory, seed, pca_dim)
+    def recording(hook, runner, epochs_trained):
+        calls.append((epochs_trained, hook.pca_dim, hook.match_labels))
+        return deepcluster(hook, runner, epochs_trained)
 
-    monkeypatch.setattr(ODCMemory, 'recluster', recording)
+    def refused(*args, **kwargs):
+        raise AssertionError('the quickstart re-clustered its memory')
+
+    monkeypatch.setattr(DeepClusterHook, 'deepcluster', recording)
+    monkeypatch.setattr(ODCMemory, 'recluster', refused)
     memory = train(small_cfg).model.memory_bank
-    assert calls == [(1, 64), (2, 64)]
+    assert calls == [(0, 64, True), (1, 64, True)]
     torch.testing.assert_close(
         memory.cluster_counts,
         torch.bincount(memory.label_bank, minlength=memory.num_classes))
@@ -140,20 +146,22 @@ def test_the_quickstart_reclusters_the_memory_each_epoch(
     'codc/codc-3models-independent_resnet18-w16_1xb256-steplr-8e_'
     'fashionmnist.py'
 ])
-def test_configs_measured_without_reclustering_keep_the_reference_hooks(
+def test_configs_measured_without_refilling_keep_the_reference_hooks(
         quickstart_cfg, config):
     """The 40-epoch and CODC Fashion-MNIST configs, whose results were
-    measured before the quickstart re-clustered its memory, keep the
-    reference's hooks: the quickstart's, without the re-clustering."""
+    measured before the quickstart re-filled its memory every epoch, keep
+    the reference's hooks: the quickstart's, with one clustering before
+    training, on the embeddings as they are."""
     hooks = Config.fromfile(osp.join(REPO, 'configs', 'selfsup',
                                      config)).custom_hooks
     assert hooks == quickstart_cfg.reference_hooks
     differing = [(mine, theirs) for mine, theirs in
                  zip(quickstart_cfg.custom_hooks, hooks) if mine != theirs]
-    assert [theirs.type for _, theirs in differing] == ['ODCHook']
+    assert [theirs.type for _, theirs in differing] == ['DeepClusterHook']
     (mine, theirs), = differing
-    assert 'recluster_interval' not in theirs
-    assert mine == dict(theirs, recluster_interval=1, recluster_pca_dim=64)
+    assert theirs.interval > 10**6 and theirs.clustering.pca_dim == -1
+    assert mine == dict(theirs, interval=1,
+                        clustering=dict(theirs.clustering, pca_dim=64))
 
 
 @pytest.mark.parametrize('memory_type', ['ODCMemory', 'ShardedODCMemory'])
