@@ -9,9 +9,10 @@ Usage::
 
 Both default configs use the same backbone, number of clusters, optimizer,
 schedule and images seen (8 epochs x 60,000), each at the LR its recipe
-study chose (ODC 0.12, DeepCluster 0.24); ODC also re-clusters its memory
-after every epoch (k-means of the memory's whitened PCA-64, its study's
-choice), DeepCluster re-extracts and re-clusters. Writes
+study chose (ODC 0.12, DeepCluster 0.24); both re-extract and re-cluster
+(whitened PCA-64) after every epoch, ODC to re-fill its memory with the
+clusters matched to its labels (its study's choice), DeepCluster to
+re-label its training set. Writes
 ``comparison.md`` and ``comparison.json`` into the work dir (default
 ``work_dirs/odc_vs_deepcluster``) and prints the table: NMI of the final
 pseudo-labels, k=10 k-means NMI / ACC and kNN top-1 of the backbone

@@ -15,7 +15,8 @@ embedding_neck = {{_base_.model.neck}}
 memory_bank = {{_base_.model.memory_bank}}
 cluster_head = {{_base_.model.head}}
 # the ODC reference's hooks: the CODC results were measured without the
-# ODC quickstart's re-clustering of the memory (2026-12-07)
+# ODC quickstart's per-epoch re-clustering or re-fill of the memory
+# (2026-12-07)
 custom_hooks = {{_base_.reference_hooks}}
 
 model = dict(

@@ -10,8 +10,9 @@ _base_ = './odc_resnet18-w16_1xb256-steplr-8e_fashionmnist.py'
 # 2026-12-07: kNN 0.833 vs 0.830, k-means NMI 0.650 vs 0.637, ACC 0.717 vs
 # 0.640; README.md)
 optim_wrapper = dict(optimizer=dict(lr=0.06))
-# the reference's hooks, without the 8-epoch config's re-clustering of the
-# memory every epoch (chosen there over 8 epochs; not tried over 40)
+# the reference's hooks, without the 8-epoch config's re-fill of the
+# memory every epoch (chosen there over 8 epochs; not tried over 40; its
+# earlier re-clustering of the memory every epoch did worse over 40)
 custom_hooks = {{_base_.reference_hooks}}
 
 param_scheduler = [

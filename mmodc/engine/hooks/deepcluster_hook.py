@@ -153,9 +153,7 @@ class DeepClusterHook(Hook):
                 self._check_length(runner, memory.length)
                 self._check_clusters(name, memory.num_classes)
             if all(bool(memory.initialized) for memory in memories.values()):
-                runner.logger.info(
-                    'DeepClusterHook: the memory was restored from a '
-                    'checkpoint; not clustering again.')
+                self._resume_memories(runner)
                 return
         else:
             self._check_clusters('', getattr(model.head, 'num_classes',
@@ -165,6 +163,19 @@ class DeepClusterHook(Hook):
                 return
         if self.initial:
             self.deepcluster(runner, runner.epoch)
+
+    def _resume_memories(self, runner) -> None:
+        """Keep the memories restored from the checkpoint, or re-fill them
+        if the checkpoint ended its run right before a re-fill was due (the
+        last epoch is not followed by one; checkpoints that do not record
+        their last fill are kept)."""
+        due = (runner.epoch > 0 and runner.epoch % self.interval == 0
+               and 0 <= self.labels_epoch < runner.epoch)
+        if due:
+            self.deepcluster(runner, runner.epoch)
+            return
+        runner.logger.info('DeepClusterHook: the memory was restored from a '
+                           'checkpoint; not clustering again.')
 
     def _resume_labels(self, runner) -> None:
         """Re-apply the labels restored from the checkpoint, or cluster if
@@ -184,14 +195,19 @@ class DeepClusterHook(Hook):
             self.deepcluster(runner, runner.epoch + 1)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if not self.init_memory and self.labels is not None:
-            checkpoint.setdefault('meta', {})['deepcluster'] = dict(
-                labels=self.labels.cpu(), epochs_trained=self.labels_epoch)
+        """DeepCluster: the labels and the epoch they were made at; ODC,
+        CODC: that epoch only (the memories hold the labels)."""
+        if self.labels_epoch < 0:
+            return
+        saved = dict(epochs_trained=self.labels_epoch)
+        if not self.init_memory:
+            saved['labels'] = self.labels.cpu()
+        checkpoint.setdefault('meta', {})['deepcluster'] = saved
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         saved = checkpoint.get('meta', {}).get('deepcluster')
-        if not self.init_memory and saved is not None:
-            self.labels = saved['labels']
+        if saved is not None:
+            self.labels = saved.get('labels')
             self.labels_epoch = saved['epochs_trained']
 
     # --------------------------------------------------------- clustering
@@ -217,6 +233,7 @@ class DeepClusterHook(Hook):
         if self.init_memory:
             labels = self._init_memories(runner, model, dataloader, seed,
                                          epochs_trained)
+            self.labels_epoch = epochs_trained
         elif self.sampled:
             labels = self._cluster_sampled(runner, model, dataloader, seed,
                                            epochs_trained)
