@@ -49,7 +49,9 @@ class DeepClusterHook(Hook):
       in the space the network trains them in); for CODC, every member's
       memory with that member's embeddings, clustered separately and saved
       as ``cluster_epoch_0_<member>.npy``. Skipped when the memories were
-      restored from a checkpoint. A later clustering (``interval``) re-fills
+      restored from a checkpoint (unless that checkpoint ended its run
+      right before a re-fill was due: then the re-fill the last epoch
+      skipped is done). A later clustering (``interval``) re-fills
       the memories from a fresh extraction; with ``match_labels`` its
       cluster ids are first matched to the memory's current ones
       (:meth:`ODCMemory.matched_labels`), so the head's classes keep their
