@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ODC quickstart: install what is missing, train ODC on Fashion-MNIST's
-# 60,000 training images on the CPU (5-6 minutes in all on a 2-core CPU in
-# 2026-12; about twice that on slower ones), then evaluate the checkpoint
-# and print the report.
+# 60,000 training images on the CPU (14 minutes in all on a slow 2-core
+# CPU on 2026-12-07, where the test suite took twice as long as on the
+# faster box of README.md's earlier runs), then evaluate the checkpoint and
+# print the report.
 #
 # Usage: bash tools/quickstart.sh [WORK_DIR]     (default work_dirs/quickstart)
 #        PYTHON=/path/to/python bash tools/quickstart.sh
