@@ -168,10 +168,11 @@ class DeepClusterHook(Hook):
 
     def _resume_memories(self, runner) -> None:
         """Keep the memories restored from the checkpoint, or re-fill them
-        if the checkpoint ended its run right before a re-fill was due (the
-        last epoch is not followed by one; checkpoints that do not record
-        their last fill are kept)."""
-        due = (runner.epoch > 0 and runner.epoch % self.interval == 0
+        if the checkpoint ended its run right before a re-fill was due and
+        epochs remain to train (the last epoch is not followed by one;
+        checkpoints that do not record their last fill are kept)."""
+        due = (0 < runner.epoch < runner.max_epochs
+               and runner.epoch % self.interval == 0
                and 0 <= self.labels_epoch < runner.epoch)
         if due:
             self.deepcluster(runner, runner.epoch)
