@@ -166,31 +166,34 @@ class DeepClusterHook(Hook):
         if self.initial:
             self.deepcluster(runner, runner.epoch)
 
+    def _skipped_clustering_due(self, runner) -> bool:
+        """Whether the checkpoint ended its run right before a clustering
+        that the schedule calls for (the last epoch is not followed by one)
+        and epochs remain to train: a resumed run does it first, as an
+        uninterrupted run did. False for checkpoints that do not record
+        their last clustering."""
+        return (0 < runner.epoch < runner.max_epochs
+                and runner.epoch % self.interval == 0
+                and 0 <= self.labels_epoch < runner.epoch)
+
     def _resume_memories(self, runner) -> None:
         """Keep the memories restored from the checkpoint, or re-fill them
-        if the checkpoint ended its run right before a re-fill was due and
-        epochs remain to train (the last epoch is not followed by one;
-        checkpoints that do not record their last fill are kept)."""
-        due = (0 < runner.epoch < runner.max_epochs
-               and runner.epoch % self.interval == 0
-               and 0 <= self.labels_epoch < runner.epoch)
-        if due:
+        when :meth:`_skipped_clustering_due`."""
+        if self._skipped_clustering_due(runner):
             self.deepcluster(runner, runner.epoch)
             return
         runner.logger.info('DeepClusterHook: the memory was restored from a '
                            'checkpoint; not clustering again.')
 
     def _resume_labels(self, runner) -> None:
-        """Re-apply the labels restored from the checkpoint, or cluster if
-        they predate its last epoch (the checkpoint ended its run, and the
-        last epoch is not followed by a clustering)."""
-        if self.labels_epoch == runner.epoch:
-            runner.logger.info(
-                'DeepClusterHook: cluster labels restored from the '
-                'checkpoint; not clustering again.')
-            self._apply_labels(runner, self.labels, self.labels_epoch)
-        else:
+        """Re-apply the labels restored from the checkpoint, or cluster
+        when :meth:`_skipped_clustering_due`."""
+        if self._skipped_clustering_due(runner):
             self.deepcluster(runner, runner.epoch)
+            return
+        runner.logger.info('DeepClusterHook: cluster labels restored from '
+                           'the checkpoint; not clustering again.')
+        self._apply_labels(runner, self.labels, self.labels_epoch)
 
     def after_train_epoch(self, runner) -> None:
         last_epoch = runner.epoch + 1 >= runner.max_epochs
