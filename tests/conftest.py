@@ -88,6 +88,16 @@ def train_in_subprocess(config: str, work_dir: str, *extra: str,
         cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker (tools/run_tests.sh starts one per CPU core)
+    computes with one intra-op thread, so that the workers share the cores
+    instead of spinning against each other (see :func:`single_thread`);
+    the training subprocesses of the tests have one thread already."""
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        import torch
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(scope='module')
 def forked_train():
     """A :class:`forked_train.ForkedTrain` for a test module: its

@@ -429,8 +429,10 @@ def test_batch_norm_calibration_on_the_folder(tmp_path):
     with torch.no_grad():
         inputs = model.data_preprocessor(batch, False)['inputs']
         expected = model.backbone.conv1(inputs).mean(dim=(0, 2, 3))
+    # float32 means of 58,800 values each, summed in another order by the
+    # BatchNorm kernel (which depends on the thread count): up to 2e-5 apart
     torch.testing.assert_close(norm.running_mean, expected, rtol=1e-4,
-                               atol=1e-5)
+                               atol=1e-4)
 
 
 def test_clusters_from_the_odc_memory(tool, trained, tmp_path):

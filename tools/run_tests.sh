@@ -4,6 +4,14 @@
 #
 # Usage: bash tools/run_tests.sh [extra pytest options, e.g. -m "not slow"]
 #
+# The tests run on one pytest-xdist worker per CPU core (`-n auto`): most
+# of the suite's time is training subprocesses with one thread each, which
+# a single worker would run one at a time. Each worker starts with its
+# share of the files in order and an idle one takes tests from the end of
+# the other's share (`--dist worksteal`), so a file's module-scoped
+# fixtures (e.g. a trained model) are built twice only where a share is
+# split. `-n 0` (after the command) runs everything in one process.
+#
 # The exit status is pytest's, except that a run that collected no tests
 # (pytest's status 5) fails as well.
 set -euo pipefail
@@ -13,7 +21,7 @@ bash tools/install_deps.sh
 PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 
 status=0
-"$PYTHON" -m pytest tests -q "$@" || status=$?
+"$PYTHON" -m pytest tests -q -n auto --dist worksteal "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "run_tests.sh: pytest ran no tests; failing" >&2
     exit 1
