@@ -7,8 +7,8 @@
 # The tests run on one pytest-xdist worker per CPU core (`-n auto`): most
 # of the suite's time is training subprocesses with one thread each, which
 # a single worker would run one at a time. Each worker starts with its
-# share of the files in order and an idle one takes tests from the end of
-# the other's share (`--dist worksteal`), so a file's module-scoped
+# half of the tests in order and one that runs out takes the last half of
+# what the other has left (`--dist worksteal`), so a file's module-scoped
 # fixtures (e.g. a trained model) are built twice only where a share is
 # split. `-n 0` (after the command) runs everything in one process.
 #

@@ -160,6 +160,8 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc8-base) row "$1" $ODC ;;
     # the 40-epoch config (LR 0.06) with the quickstart's re-clustering
     odc40-recluster-pca) row "$1" $ODC40 $RECLUSTER_PCA ;;
+    # the 40-epoch config (LR 0.06) with the quickstart's matched re-fill
+    odc40-reextract-matched) row "$1" $ODC40 $REEXTRACT_MATCHED ;;
     odc8-lr0.12-recluster-pca) row "$1" $ODC optim_wrapper.optimizer.lr=0.12 \
         $RECLUSTER_PCA ;;
     dc4-base) row "$1" $DC $SHORT ;;
@@ -189,7 +191,8 @@ odc4-centroid odc4-centroid-t0.05 odc4-centroid-t0.2 odc4-gap
 odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-multicrop odc4-multicrop-mild
 odc4-sobel odc4-sobel-nojitter
 odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca odc40-recluster-pca odc8-reextract
-odc8-reextract-lr0.24 odc4-reextract-matched odc8-reextract-matched dc4-base dc4-k10
+odc8-reextract-lr0.24 odc4-reextract-matched odc8-reextract-matched
+odc40-reextract-matched dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-lr0.48 dc4-lr0.96 dc4-batchaug dc4-sobel"
 rows=("$@")
 [ "${rows[0]:-}" = all ] && rows=($ALL)
