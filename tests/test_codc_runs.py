@@ -4,6 +4,7 @@ processes give the memories of 1 process with the same global batch."""
 import os
 import os.path as osp
 
+import pytest
 import torch
 from conftest import shrink_config
 from mmengine.config import Config
@@ -11,6 +12,9 @@ from test_codc import CODC_FMNIST
 from test_odc_distributed import banks, launch
 
 from mmodc.models.utils import read_state_dict
+
+# they start training processes (-m "not slow" leaves them out)
+pytestmark = pytest.mark.slow
 
 MEMORY_BUFFERS = ('label_bank', 'feature_bank', 'centroids',
                   'class_weights')

@@ -7,6 +7,7 @@ sample of all rows is that of the whole matrix on rank 0."""
 import os.path as osp
 
 import numpy as np
+import pytest
 import torch
 from conftest import shrink_config
 from mmengine.config import Config
@@ -14,6 +15,9 @@ from test_deepcluster import DEEPCLUSTER_FMNIST
 from test_odc_distributed import launch, with_frozen_bn_and_dumps
 
 from mmodc.evaluation import normalized_mutual_info
+
+# they start training processes (-m "not slow" leaves them out)
+pytestmark = pytest.mark.slow
 
 NUM_EPOCHS = 2
 

@@ -22,6 +22,9 @@ from mmengine.config import Config
 
 from mmodc.models.utils import read_state_dict
 
+# they start training processes (-m "not slow" leaves them out)
+pytestmark = pytest.mark.slow
+
 NUM_ITERS = 4
 
 

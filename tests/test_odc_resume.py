@@ -4,9 +4,13 @@ imported mmodc: tests/forked_train.py)."""
 import os.path as osp
 
 import numpy as np
+import pytest
 import torch
 from conftest import shrink_config
 from forked_train import ForkedTrain
+
+# they start training processes (-m "not slow" leaves them out)
+pytestmark = pytest.mark.slow
 
 MEMORY = 'memory_bank.'
 

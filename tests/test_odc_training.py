@@ -227,6 +227,10 @@ def test_a_refill_matches_the_new_clusters_to_the_memory_labels(
     matched = renumbering(contingency_table(old, fresh, 10))[fresh]
     assert (matched == old).sum() > (fresh == old).sum()
     assert torch.equal(memory.label_bank, matched if match_labels else fresh)
+    changed = float((memory.label_bank != old).float().mean())
+    log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
+    assert (f'the re-fill of the memory changes {changed:.1%} of its labels'
+            in log) == match_labels
     torch.testing.assert_close(memory.feature_bank,
                                preprocess_features(embeddings))
     torch.testing.assert_close(

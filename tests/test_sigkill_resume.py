@@ -14,6 +14,9 @@ import torch
 from conftest import shrink_config, with_test_hook
 from forked_train import ForkedTrain
 
+# they start training processes (-m "not slow" leaves them out)
+pytestmark = pytest.mark.slow
+
 EPOCHS = 3
 ITERS_PER_EPOCH = 6  # 120 images, batches of 20
 NUM_KILLS = 20

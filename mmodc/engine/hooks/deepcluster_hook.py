@@ -392,7 +392,7 @@ class DeepClusterHook(Hook):
         clustered, labels = self._sampled_clustering(features, idx, seed)
         matching = self._matched_to(memory)
         if matching is not None:
-            labels = matching.matched_labels(labels)
+            labels = self._matched_labels(runner, matching, labels)
         bank = preprocess_features(features) if self.pca_dim > 0 else \
             clustered
         memory.init_memory_local(bank, labels)
@@ -406,6 +406,19 @@ class DeepClusterHook(Hook):
         if self.match_labels and bool(memory.initialized):
             return memory
         return None
+
+    @staticmethod
+    def _matched_labels(runner, memory: nn.Module, labels: torch.Tensor,
+                        name: str = '') -> torch.Tensor:
+        """``labels`` renumbered after ``memory``'s labels
+        (:meth:`ODCMemory.matched_labels`), with the share of the samples
+        whose label the re-fill changes logged."""
+        labels = memory.matched_labels(labels)
+        which = f'memory {name}' if name else 'the memory'
+        runner.logger.info(
+            f'DeepClusterHook: the re-fill of {which} changes '
+            f'{memory.changed_share(labels):.1%} of its labels')
+        return labels
 
     def _cluster(self,
                  runner,
@@ -423,7 +436,7 @@ class DeepClusterHook(Hook):
             labels, _ = kmeans(features, self.num_clusters, seed=seed)
         broadcast_(labels)
         if matching is not None:
-            labels = matching.matched_labels(labels)
+            labels = self._matched_labels(runner, matching, labels, name)
         self._log_sizes(runner,
                         torch.bincount(labels, minlength=self.num_clusters),
                         f'{features.shape[0]} x {features.shape[1]} features'

@@ -555,11 +555,25 @@ class ODCMemory(BaseModule):
             float: The fraction of samples whose label changed.
         """
         labels = self.matched_labels(self._kmeans_of_bank(seed, pca_dim))
-        changed = self._summed_over_ranks((labels != self.label_bank).sum())
+        changed = self.changed_share(labels)
         self.label_bank.copy_(labels)
         self.recompute_cluster_statistics()
         self.update_centroids()
         self.deal_with_small_clusters()
+        return changed
+
+    def changed_share(self, labels: torch.Tensor) -> float:
+        """The fraction of all samples (summed over the ranks) whose current
+        label differs from ``labels``.
+
+        Args:
+            labels (torch.Tensor): Cluster ids of the rows this rank holds,
+                in the label bank's order.
+
+        Returns:
+            float: The fraction, the same on every rank.
+        """
+        changed = self._summed_over_ranks((labels != self.label_bank).sum())
         return float(changed) / self.length
 
     def matched_labels(self, labels: torch.Tensor) -> torch.Tensor:
