@@ -6,11 +6,11 @@
 #
 # The tests run on one pytest-xdist worker per CPU core (`-n auto`): most
 # of the suite's time is training subprocesses with one thread each, which
-# a single worker would run one at a time. Each worker starts with its
-# half of the tests in order and one that runs out takes the last half of
-# what the other has left (`--dist worksteal`), so a file's module-scoped
-# fixtures (e.g. a trained model) are built twice only where a share is
-# split. `-n 0` (after the command) runs everything in one process.
+# a single worker would run one at a time. Each worker starts with an
+# equal share of the tests in order and one that runs out takes the last
+# half of the longest queue left (`--dist worksteal`), so a file's
+# module-scoped fixtures (e.g. a trained model) are built twice only where
+# a share is split. `-n 0` (after the command) runs everything in one process.
 #
 # The exit status is pytest's, except that a run that collected no tests
 # (pytest's status 5) fails as well.
