@@ -11,7 +11,7 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Any, Iterable, NoReturn
+from typing import Any, Callable, Dict, Iterable, NoReturn, Sequence
 
 from mmengine.config import Config, ConfigDict, DictAction
 
@@ -41,6 +41,34 @@ def usage_error(message: str) -> NoReturn:
     """
     print(f'{osp.basename(sys.argv[0])}: error: {message}', file=sys.stderr)
     sys.exit(2)
+
+
+def load_work_dirs(work_dirs: Sequence[str], load: Callable[[str], Any],
+                   tool: str) -> Dict[str, Any]:
+    """What ``load`` reads from each work dir, by the work dir's name.
+
+    Args:
+        work_dirs (Sequence[str]): Training work dirs.
+        load (Callable[[str], Any]): Reads one work dir; raises
+            FileNotFoundError or ValueError naming what is missing.
+        tool (str): The tool's name, for its error messages.
+
+    Returns:
+        dict[str, Any]: Work dir basename -> what was read, in order.
+
+    Raises:
+        SystemExit: Two work dirs share a name, or one cannot be read.
+    """
+    runs = {}
+    for work_dir in work_dirs:
+        name = osp.basename(osp.normpath(work_dir))
+        if name in runs:
+            sys.exit(f'{tool}: two work dirs are named {name}.')
+        try:
+            runs[name] = load(work_dir)
+        except (FileNotFoundError, ValueError) as error:
+            sys.exit(f'{tool}: {error}')
+    return runs
 
 
 def write_checkpoint(checkpoint: dict, path: str) -> None:

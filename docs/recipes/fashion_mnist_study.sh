@@ -112,9 +112,27 @@ run_row() {  # run_row NAME: the row NAME, or NAME-seedN with seed N
     odc8-reextract) row "$1" $ODC $REEXTRACT ;;
     odc4-reextract-matched) row "$1" $ODC $SHORT $REEXTRACT_MATCHED ;;
     odc8-reextract-matched) row "$1" $ODC $REEXTRACT_MATCHED ;;
+    # the matched re-fill with DeepCluster's neck: the memory holds and
+    # re-clusters the pooled backbone features, the features scored
+    odc8-gap-reextract-matched) row "$1" $ODC_GAP $REEXTRACT_MATCHED ;;
+    # the matched re-fill after every 2nd epoch (ODC's online labels alone
+    # in between): half the re-fills' time
+    odc8-reextract-matched-every2) row "$1" $ODC $REEXTRACT_MATCHED \
+        custom_hooks.0.interval=2 ;;
+    # the matched re-fill at DeepCluster's LR (the unmatched re-fill
+    # diverged at it: odc8-reextract-lr0.24)
+    odc8-reextract-matched-lr0.24) row "$1" $ODC $REEXTRACT_MATCHED \
+        optim_wrapper.optimizer.lr=0.24 ;;
     # with fresh labels every epoch, DeepCluster's LR
     odc8-reextract-lr0.24) row "$1" $ODC $REEXTRACT \
         optim_wrapper.optimizer.lr=0.24 ;;
+    # the matched re-fill without re-weighting the loss by cluster size
+    # (DeepCluster's config does not re-weight either)
+    odc8-reextract-matched-noreweight) row "$1" $ODC $REEXTRACT_MATCHED \
+        custom_hooks.1.reweight=False ;;
+    # the matched re-fill with 50x the weight decay
+    odc8-reextract-matched-wd5e-4) row "$1" $ODC $REEXTRACT_MATCHED \
+        optim_wrapper.optimizer.weight_decay=5e-4 ;;
     # a signed embedding (no ReLU after the neck's last layer)
     odc4-lr0.12-signed) row "$1" $ODC $SHORT optim_wrapper.optimizer.lr=0.12 \
         model.neck.final_relu=False ;;
@@ -192,6 +210,9 @@ odc4-recluster odc4-recluster-pca odc4-gap-recluster-pca odc4-batchaug odc4-mult
 odc4-sobel odc4-sobel-nojitter
 odc8-base odc8-recluster odc8-recluster-pca odc8-lr0.12-recluster-pca odc40-recluster-pca odc8-reextract
 odc8-reextract-lr0.24 odc4-reextract-matched odc8-reextract-matched
+odc8-gap-reextract-matched odc8-reextract-matched-every2
+odc8-reextract-matched-lr0.24 odc8-reextract-matched-noreweight
+odc8-reextract-matched-wd5e-4
 odc40-reextract-matched dc4-base dc4-k10
 dc4-k100 dc4-crop0.3 dc4-lr0.12 dc4-lr0.24 dc4-lr0.48 dc4-lr0.96 dc4-batchaug dc4-sobel"
 rows=("$@")

@@ -20,7 +20,7 @@ import sys
 
 # tools/ holds what the tools share
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _runner_setup import import_mmodc  # noqa: E402
+from _runner_setup import import_mmodc, load_work_dirs  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,15 +45,8 @@ def main() -> None:
         summarize_runs,
         summary_table,
     )
-    runs = {}
-    for work_dir in args.work_dirs:
-        name = osp.basename(osp.normpath(work_dir))
-        if name in runs:
-            sys.exit(f'monitor_table.py: two work dirs are named {name}.')
-        try:
-            runs[name] = load_monitor_records(work_dir)
-        except (FileNotFoundError, ValueError) as error:
-            sys.exit(f'monitor_table.py: {error}')
+    runs = load_work_dirs(args.work_dirs, load_monitor_records,
+                          'monitor_table.py')
     table = summary_table(summarize_runs(runs))
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'monitor_table.md'), 'w') as stream:

@@ -170,7 +170,8 @@ def read_state_dict(filename: str,
     """
     if not weights_only:
         return state_dict_of(with_whole_memory(
-            _load_checkpoint(filename, map_location='cpu'), filename))
+            _load_checkpoint(filename, map_location='cpu', logger='current'),
+            filename))
     try:
         return state_dict_of(
             torch.load(filename, map_location='cpu', weights_only=True))
