@@ -142,12 +142,17 @@ def test_command_line_rejects_a_missing_config(tmp_path):
     assert f'config {tmp_path / "nope.py"} not found' in result.stderr
 
 
-def test_command_line_seed_sets_both_training_seeds():
+def compare_tool():
     spec = importlib.util.spec_from_file_location(
         'compare_tool',
         osp.join(REPO, 'tools', 'analysis', 'compare_odc_deepcluster.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    return tool
+
+
+def test_command_line_seed_sets_both_training_seeds():
+    tool = compare_tool()
     configs = [Config.fromfile(QUICKSTART),
                Config.fromfile(DEEPCLUSTER_FMNIST)]
     tool.set_training_seed(configs, 3)
@@ -186,15 +191,34 @@ def saved_comparison(knn_odc, knn_dc):
                                         [.1, .45, .6])))
 
 
+def save_seed(work_dir, seed, comparison, lr=None):
+    """A seed's saved comparison and the record of the default configs
+    it trained (with ``lr`` for ODC's, if given)."""
+    tool = compare_tool()
+    configs = dict(ODC=Config.fromfile(QUICKSTART),
+                   DeepCluster=Config.fromfile(DEEPCLUSTER_FMNIST))
+    tool.set_training_seed(configs.values(), seed)
+    if lr is not None:
+        configs['ODC'].optim_wrapper.optimizer.lr = lr
+    seed_dir = work_dir / f'seed_{seed}'
+    seed_dir.mkdir()
+    (seed_dir / 'comparison.json').write_text(json.dumps(comparison))
+    (seed_dir / 'trained_configs.json').write_text(
+        json.dumps(tool.config_record(configs)))
+    return seed_dir
+
+
+def run_seeds(work_dir, *seeds):
+    return subprocess.run(
+        [sys.executable, 'tools/analysis/compare_odc_deepcluster.py',
+         '--work-dir', str(work_dir), '--seeds', *map(str, seeds)],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
 def test_command_line_seeds_summarises_the_saved_comparisons(tmp_path):
     for seed, knn in ((0, (.80, .78)), (1, (.84, .76))):
-        (tmp_path / f'seed_{seed}').mkdir()
-        (tmp_path / f'seed_{seed}' / 'comparison.json').write_text(
-            json.dumps(saved_comparison(*knn)))
-    result = subprocess.run(
-        [sys.executable, 'tools/analysis/compare_odc_deepcluster.py',
-         '--work-dir', str(tmp_path), '--seeds', '0', '1'],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+        save_seed(tmp_path, seed, saved_comparison(*knn))
+    result = run_seeds(tmp_path, 0, 1)
     assert result.returncode == 0, result.stderr
     assert 'seed 1: ' in result.stderr and 'not trained again' in result.stderr
     summary = json.loads((tmp_path / 'comparison_seeds.json').read_text())
@@ -210,6 +234,33 @@ def test_command_line_seeds_summarises_the_saved_comparisons(tmp_path):
     assert '| ODC | 0.5000 ± 0.0000 | 0.6000 ± 0.0000 | 0.6000 ± 0.0000 | '\
         '0.8200 ± 0.0200 |' in table
     assert table in result.stdout
+
+
+def test_a_saved_seed_of_other_configs_is_not_reused(tmp_path):
+    seed_dir = save_seed(tmp_path, 0, saved_comparison(.8, .7), lr=0.5)
+    result = run_seeds(tmp_path, 0)
+    assert result.returncode == 1
+    assert f'{seed_dir} was trained with other configs' in result.stderr
+    assert 'ODC.optim_wrapper.optimizer.lr' in result.stderr
+    assert 'DeepCluster' not in result.stderr.split('differing:')[1]
+    assert not (tmp_path / 'comparison_seeds.json').exists()
+    # nor one that does not say which configs it trained
+    (seed_dir / 'trained_configs.json').unlink()
+    result = run_seeds(tmp_path, 0)
+    assert result.returncode == 1
+    assert 'no trained_configs.json' in result.stderr
+    assert f'delete {seed_dir}' in result.stderr
+
+
+def test_config_records_differ_by_the_changed_keys():
+    tool = compare_tool()
+    configs = dict(ODC=Config.fromfile(QUICKSTART))
+    record = tool.config_record(configs)
+    assert tool.changed_keys(record, tool.config_record(configs)) == []
+    configs['ODC'].model.memory_bank.momentum = 0.9
+    configs['ODC'].new_key = 1
+    assert tool.changed_keys(record, tool.config_record(configs)) == [
+        'ODC.model.memory_bank.momentum', 'ODC.new_key']
 
 
 def test_seed_summary_refuses_different_algorithms():

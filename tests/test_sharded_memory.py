@@ -150,6 +150,7 @@ def worker(rank: int, world: int, port: int, check) -> None:
         torch_dist.destroy_process_group()
 
 
+@pytest.mark.slow  # processes of their own
 @pytest.mark.parametrize('world', [2, 4])
 def test_sharded_memory_matches_the_replicated_one(world):
     mp.spawn(worker, args=(world, free_port(), run_both), nprocs=world,
@@ -160,16 +161,19 @@ def run_both_in_half_precision(rank: int, world: int) -> None:
     run_both(rank, world, feature_dtype='float16')
 
 
+@pytest.mark.slow  # processes of their own
 def test_a_half_precision_sharded_memory_matches_the_replicated_one():
     mp.spawn(worker, args=(2, free_port(), run_both_in_half_precision),
              nprocs=2, join=True)
 
 
+@pytest.mark.slow  # processes of their own
 def test_sampled_kmeans_over_two_ranks():
     mp.spawn(worker, args=(2, free_port(), sample_kmeans_of_blobs),
              nprocs=2, join=True)
 
 
+@pytest.mark.slow  # processes of their own
 def test_sampled_pca_over_two_ranks():
     mp.spawn(worker, args=(2, free_port(), sampled_pca_of_spread_rows),
              nprocs=2, join=True)
@@ -179,6 +183,7 @@ def test_one_process_holds_the_whole_memory():
     run_both(rank=0, world=1)
 
 
+@pytest.mark.slow  # processes of their own
 def test_odc_training_with_a_sharded_memory_matches_the_replicated_one(
         quickstart_cfg, tmp_path):
     """4 iterations of the tiny ODC config with 2 processes, once with

@@ -3,6 +3,7 @@ on the monitor's validation split, with several k-means seeds."""
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -102,10 +103,13 @@ def test_the_tool_prints_and_writes_the_table(finished_run, tmp_path):
 
 def test_a_work_dir_without_a_checkpoint_is_named(tmp_path):
     (tmp_path / 'empty').mkdir()
-    result = _tool(str(tmp_path / 'empty'))
-    assert result.returncode == 1
-    assert str(tmp_path / 'empty') in result.stderr
-    assert 'last_checkpoint' in result.stderr
+    with pytest.raises(FileNotFoundError,
+                       match=re.escape(f'{tmp_path / "empty"}: expected '
+                                       'one config dump (*.py) and a '
+                                       'last_checkpoint file')):
+        work_dir_run(str(tmp_path / 'empty'))
+    with pytest.raises(FileNotFoundError, match='no such work dir'):
+        work_dir_run(str(tmp_path / 'nowhere'))
 
 
 def test_a_config_without_the_monitor_is_an_error(quickstart_cfg):

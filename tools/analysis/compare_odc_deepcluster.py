@@ -24,10 +24,11 @@ training wall time (``training_curves_time.png``).
 
 With ``--seeds 0 1 ...`` it runs the comparison once per training seed into
 ``DIR/seed_S`` (a seed whose ``comparison.json`` is there already is not
-trained again) and writes ``comparison_seeds.md`` / ``.json``: mean and
-spread over the seeds of the test scores, and of the validation scores at
-equal training wall time (each run's last monitor record within the
-fastest run's time).
+trained again, provided it was trained with the same configs, which
+``seed_S/trained_configs.json`` records) and writes
+``comparison_seeds.md`` / ``.json``: mean and spread over the seeds of
+the test scores, and of the validation scores at equal training wall time
+(each run's last monitor record within the fastest run's time).
 """
 import argparse
 import copy
@@ -101,6 +102,68 @@ def set_training_seed(configs, seed: int) -> None:
         cfg.merge_from_dict({'randomness.seed': seed})
 
 
+def config_record(configs: dict) -> dict:
+    """The configs as plain JSON data, to record what a seed trained.
+
+    Args:
+        configs (dict): Algorithm name -> training config.
+
+    Returns:
+        dict: Algorithm name -> the config as JSON-compatible data.
+    """
+    return json.loads(json.dumps(
+        {name: cfg.to_dict() for name, cfg in configs.items()},
+        sort_keys=True, default=repr))
+
+
+def changed_keys(saved, current, prefix: str = '') -> list:
+    """Dotted keys whose values differ between two config records.
+
+    Args:
+        saved: A recorded config (or part of one).
+        current: The config it is compared with.
+        prefix (str): Dotted path of the parts compared.
+
+    Returns:
+        list[str]: The differing keys, sorted.
+    """
+    if not (isinstance(saved, dict) and isinstance(current, dict)):
+        return [] if saved == current else [prefix or '(whole config)']
+    keys = sorted(set(saved) | set(current))
+    return [changed for key in keys for changed in changed_keys(
+        saved.get(key), current.get(key), f'{prefix}{key}' if not prefix
+        else f'{prefix}.{key}')]
+
+
+def check_saved_seed(seed_dir: str, configs: dict) -> None:
+    """Refuse to reuse a seed's saved comparison trained with other
+    configs (or with configs it did not record).
+
+    Args:
+        seed_dir (str): The seed's folder.
+        configs (dict): Algorithm name -> the seeded training config.
+
+    Raises:
+        SystemExit: The recorded configs are missing or differ; the message
+            names the differing keys and what to do.
+    """
+    record = osp.join(seed_dir, 'trained_configs.json')
+    advice = (f'pass another --work-dir, or delete {seed_dir} to train '
+              'this seed again.')
+    if not osp.isfile(record):
+        sys.exit(f'compare_odc_deepcluster.py: {seed_dir} holds a '
+                 f'comparison but no {osp.basename(record)} saying which '
+                 f'configs it trained: {advice}')
+    with open(record) as file:
+        saved = json.load(file)
+    changed = changed_keys(saved, config_record(configs))
+    if changed:
+        listed = ', '.join(changed[:8]) + (', ...' if len(changed) > 8
+                                           else '')
+        sys.exit(f'compare_odc_deepcluster.py: {seed_dir} was trained '
+                 f'with other configs (differing: {listed}): {advice}')
+
+
 def compare(configs: dict, work_dir: str, args: argparse.Namespace) -> str:
     """Train and score ``configs`` into ``work_dir``.
 
@@ -141,12 +204,18 @@ def compare_over_seeds(configs: dict, args: argparse.Namespace) -> str:
     for seed in args.seeds:
         seed_dir = osp.join(args.work_dir, f'seed_{seed}')
         saved = osp.join(seed_dir, 'comparison.json')
+        seeded = copy.deepcopy(configs)
+        set_training_seed(seeded.values(), seed)
         if osp.isfile(saved):
-            log(f'seed {seed}: {saved} exists, not trained again')
+            check_saved_seed(seed_dir, seeded)
+            log(f'seed {seed}: {saved} exists, trained with the same '
+                'configs: not trained again')
         else:
-            seeded = copy.deepcopy(configs)
-            set_training_seed(seeded.values(), seed)
+            record = config_record(seeded)
             compare(seeded, seed_dir, args)
+            with open(osp.join(seed_dir, 'trained_configs.json'),
+                      'w') as file:
+                json.dump(record, file, indent=1, sort_keys=True)
         with open(saved) as file:
             comparisons[seed] = json.load(file)
     summary = summarise_seeds(comparisons)
