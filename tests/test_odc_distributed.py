@@ -256,7 +256,8 @@ def test_a_run_resumes_with_another_number_of_processes(quickstart_cfg,
                                        rtol=1e-5, msg=f'{name}: {key}')
 
 
-FAILURES = [(1, 'loss'), (1, 'hook'), (1, 'data'), (0, 'hook')]
+# each place once, and a hook on either rank
+FAILURES = [(1, 'loss'), (1, 'data'), (0, 'hook')]
 
 
 @pytest.mark.parametrize('rank,where', FAILURES)
