@@ -1,13 +1,12 @@
 """ShardedODCMemory under real torch.distributed (gloo, 2 processes; 4 in
-test_odc_distributed's resume test) gives the labels (identical), features (1e-6) and statistics of the
-replicated ODCMemory after updates, small-cluster passes with members on
-every rank, splits of the largest cluster and k-means re-clusterings (of
-the features and of their whitened PCA), and
-after real ODC training
-iterations (2 processes, tools/dist_train.sh, the initial clustering done
-without any rank holding every feature); sampled_kmeans and
-sampled_preprocess (PCA) fit on a sample with the rows spread over the
-ranks."""
+test_odc_distributed's resume test) gives the labels (identical), features
+(1e-6) and statistics of the replicated ODCMemory after updates,
+small-cluster passes with members on every rank, splits of the largest
+cluster and k-means re-clusterings (of the features and of their whitened
+PCA), and after real ODC training iterations (2 processes,
+tools/dist_train.sh, the initial clustering done without any rank holding
+every feature); sampled_kmeans and sampled_preprocess (PCA) fit on a
+sample with the rows spread over the ranks."""
 import os
 import socket
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 EPOCHS = 3
 ITERS_PER_EPOCH = 6  # 120 images, batches of 20
-# 12 of the 48 moments: seed 10 draws every kind (asserted) in all 3 epochs
+# 12 of the 48 moments: seed 10 draws every kind (asserted) and all 3 epochs
 NUM_KILLS = 12
 MEMORY = 'memory_bank.'
 
