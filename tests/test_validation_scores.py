@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 import mmodc  # noqa: F401
 from mmodc.analysis.validation_scores import (
-    monitor_hook_cfg,
+    monitor_hook,
     summarize_settings,
     validation_scores,
     work_dir_run,
@@ -117,4 +117,4 @@ def test_a_config_without_the_monitor_is_an_error(quickstart_cfg):
     cfg.custom_hooks = [h for h in cfg.custom_hooks
                         if h.type != 'FeatureMonitorHook']
     with pytest.raises(KeyError, match='no FeatureMonitorHook'):
-        monitor_hook_cfg(cfg)
+        monitor_hook(cfg)

@@ -8,6 +8,7 @@ validation split (the config's monitoring bank and queries), with the
 monitor's kNN and with several k-means seeds; runs of one setting that
 differ by their training seed (``-seedN``) are averaged.
 """
+import copy
 import os
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence
@@ -18,9 +19,13 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from mmodc.engine.extractor import extract_features, named_feature_forward
-from mmodc.engine.hooks.feature_monitor_hook import class_labels
+from mmodc.engine.hooks.feature_monitor_hook import (
+    FeatureMonitorHook,
+    class_labels,
+)
 from mmodc.evaluation.feature_eval import evaluate_features
 from mmodc.evaluation.functional import mean_and_std
+from mmodc.registry import HOOKS
 from .monitor_summary import format_value, group_by_setting
 from .odc_report import build_odc_model
 
@@ -33,21 +38,22 @@ VALIDATION_COLUMNS = {
 }
 
 
-def monitor_hook_cfg(cfg: Config) -> dict:
-    """The config's :class:`FeatureMonitorHook` settings.
+def monitor_hook(cfg: Config) -> FeatureMonitorHook:
+    """The config's :class:`FeatureMonitorHook`, built (its dataloader
+    configs and kNN settings, defaults included).
 
     Args:
         cfg (Config): A training config.
 
     Returns:
-        dict: The hook's config (its bank and query dataloaders).
+        FeatureMonitorHook: The hook, not attached to any runner.
 
     Raises:
         KeyError: The config has no FeatureMonitorHook in ``custom_hooks``.
     """
     for hook in cfg.get('custom_hooks', []):
         if hook.get('type') == 'FeatureMonitorHook':
-            return hook
+            return HOOKS.build(copy.deepcopy(hook))
     raise KeyError(
         f'config {cfg.filename!r} has no FeatureMonitorHook in custom_hooks: '
         'its bank_dataloader and query_dataloader define the validation '
@@ -74,12 +80,12 @@ def validation_scores(cfg: Config,
         dict[str, float]: :func:`evaluate_features`'s scores (``knn_top1``,
         ``nmi``, ``acc``, ``ari``, ``purity`` and the k-means ``*_std``).
     """
-    hook = monitor_hook_cfg(cfg)
     init_default_scope(cfg.get('default_scope', 'mmodc'))
+    hook = monitor_hook(cfg)
     model = build_odc_model(cfg, checkpoint)
     features, labels = {}, {}
     for role in ('bank', 'query'):
-        loader = Runner.build_dataloader(hook[f'{role}_dataloader'])
+        loader = Runner.build_dataloader(hook.dataloader_cfgs[role])
         labels[role] = class_labels(loader.dataset, f'monitoring {role} set')
         features[role] = extract_features(
             model, loader, forward=named_feature_forward(feature),
@@ -88,8 +94,8 @@ def validation_scores(cfg: Config,
         features['bank'], labels['bank'], features['query'], labels['query'],
         num_clusters=int(labels['bank'].max()) + 1,
         kmeans_seeds=kmeans_seeds,
-        knn_k=hook.get('knn_k', 20),
-        knn_temperature=hook.get('knn_temperature', 0.07))
+        knn_k=hook.knn_k,
+        knn_temperature=hook.knn_temperature)
 
 
 def work_dir_run(work_dir: str) -> Dict[str, str]:
